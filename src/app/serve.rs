@@ -1,0 +1,223 @@
+//! `lpmhss serve`: the long-running service. Wires the Kafka consumer (its own thread), the
+//! periodic computation and the admin listener, and drains them in order on shutdown:
+//! stop polling → flush → fsync → commit → stop HTTP, within the grace period.
+
+use super::files::{today_in_wales, validator_for};
+use crate::cli::ServeArgs;
+use crate::compliance::{materialise, Month};
+use crate::config::Config;
+use crate::fault::FaultPlan;
+use crate::ingest::kafka::{client_config, run_consumer, FlushPolicy, Pipeline};
+use crate::landing::{DataDir, Landing};
+use crate::status::ServiceStatus;
+use crate::telemetry::{ComputeOutcome, Metrics};
+use anyhow::Context;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Apply the command-line overrides of `serve` to a loaded configuration.
+pub fn apply_overrides(config: &mut Config, args: &ServeArgs) {
+    if let Some(b) = &args.brokers {
+        config.kafka.brokers = b.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        config.data.dir = d.clone();
+    }
+    if let Some(a) = &args.admin_addr {
+        config.admin.addr = a.clone();
+    }
+    if let Some(g) = &args.group_id {
+        config.kafka.group_id = g.clone();
+    }
+}
+
+/// `lpmhss serve`.
+pub fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config.config.as_deref())?;
+    apply_overrides(&mut config, &args);
+    if args.admin_addr.is_some() && config.admin.addr.parse::<std::net::SocketAddr>().is_err() {
+        anyhow::bail!("--admin-addr {} is not HOST:PORT", config.admin.addr);
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let stop = crate::shutdown::install_signal_handlers();
+        let service = Service::start(config, stop).await?;
+        service.wait().await
+    })
+}
+
+/// A running service.
+pub struct Service {
+    /// Shared state (metrics, latest computation).
+    pub status: Arc<ServiceStatus>,
+    /// The admin listener's bound address.
+    pub admin_addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    consumer: tokio::task::JoinHandle<Result<(), crate::ingest::kafka::ConsumerError>>,
+    compute: tokio::task::JoinHandle<()>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    http_stop: CancellationToken,
+    grace: Duration,
+}
+
+impl Service {
+    /// Start every part; `stop` ends the service.
+    pub async fn start(config: Config, stop: CancellationToken) -> anyhow::Result<Service> {
+        let data_dir = DataDir::new(&config.data.dir);
+        let validator = validator_for(&config, &config.data.dir)?;
+        let metrics = Metrics::new(
+            config.compute.target_ratio,
+            config.admin.feed_silence_threshold.as_secs_f64(),
+        );
+        let status = Arc::new(ServiceStatus::new(
+            metrics,
+            config.compute.target_ratio,
+            config.admin.feed_silence_threshold,
+            config.admin.stale_after,
+        ));
+        let faults = Arc::new(FaultPlan::new(
+            config.fault_point().map_err(anyhow::Error::msg)?,
+            config.testing.crash_on_occurrence,
+        ));
+        let writer = format!(
+            "serve {}/{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+            std::process::id()
+        );
+        let landing = Landing::open(data_dir.clone(), writer, faults.clone())
+            .with_context(|| format!("cannot open data directory {}", data_dir.root().display()))?;
+        let policy = FlushPolicy {
+            max_messages: config.landing.flush_max_messages,
+            max_age: config.landing.flush_max_age,
+            max_buffered: config.landing.flush_max_messages * 4,
+        };
+        let pipeline = Arc::new(Mutex::new(Pipeline::new(
+            landing,
+            validator,
+            status.clone(),
+            faults,
+            policy,
+        )));
+
+        let listener = TcpListener::bind(&config.admin.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.admin.addr))?;
+        let admin_addr = listener.local_addr()?;
+        tracing::info!(%admin_addr, "admin listener: /metrics /healthz /readyz /");
+        let http_stop = CancellationToken::new();
+        let http = tokio::spawn(crate::http::serve(
+            listener,
+            crate::http::router(status.clone()),
+            http_stop.clone(),
+        ));
+
+        let compute = tokio::spawn(compute_loop(
+            data_dir,
+            status.clone(),
+            config.compute.interval,
+            stop.clone(),
+        ));
+
+        let kafka = client_config(&config.kafka, &config.kafka.brokers, &config.kafka.group_id);
+        let pattern = config.kafka.topic_pattern.clone();
+        let consumer_stop = stop.clone();
+        let consumer = tokio::task::spawn_blocking(move || {
+            let result = run_consumer(kafka, &pattern, pipeline, consumer_stop.clone());
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "consumer stopped with an error");
+                consumer_stop.cancel();
+            }
+            result
+        });
+        Ok(Service {
+            status,
+            admin_addr,
+            stop,
+            consumer,
+            compute,
+            http,
+            http_stop,
+            grace: config.shutdown.grace_period,
+        })
+    }
+
+    /// Wait for the stop signal, then drain in order within the grace period.
+    pub async fn wait(self) -> anyhow::Result<ExitCode> {
+        self.stop.cancelled().await;
+        let drained = tokio::time::timeout(self.grace, async {
+            let consumer = self.consumer.await;
+            let _ = self.compute.await;
+            consumer
+        })
+        .await;
+        self.http_stop.cancel();
+        let _ = self.http.await;
+        match drained {
+            Err(_) => {
+                tracing::error!(grace = ?self.grace, "shutdown did not finish within the grace period; unflushed messages will be re-read on restart");
+                Ok(ExitCode::from(1))
+            }
+            Ok(Ok(Ok(()))) => {
+                tracing::info!("stopped cleanly");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Ok(Err(e))) => Err(e.into()),
+            Ok(Err(join)) => Err(anyhow::anyhow!("consumer thread failed: {join}")),
+        }
+    }
+}
+
+async fn compute_loop(
+    data_dir: DataDir,
+    status: Arc<ServiceStatus>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        compute_once(&data_dir, &status).await;
+    }
+}
+
+/// Run one computation and publish it.
+pub async fn compute_once(data_dir: &DataDir, status: &ServiceStatus) {
+    let today = today_in_wales();
+    match materialise(data_dir, today).await {
+        Ok(c) => {
+            let at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+            status
+                .metrics
+                .computed(&c, Month::of(today), ComputeOutcome::Succeeded { at });
+            tracing::debug!(seconds = c.duration.as_secs_f64(), "computation finished");
+            status.computed(c);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "computation failed: metrics are stale");
+            status.compute_failed();
+            status.metrics.computed(
+                &empty_computation(),
+                Month::of(today),
+                ComputeOutcome::Failed,
+            );
+        }
+    }
+}
+
+fn empty_computation() -> crate::compliance::Computation {
+    crate::compliance::Computation {
+        monthly: vec![],
+        waiting: vec![],
+        data_quality: vec![],
+        last_landed: Default::default(),
+        today: today_in_wales(),
+        duration: Duration::ZERO,
+    }
+}

@@ -1,0 +1,234 @@
+//! The DataFusion session over one data directory: landed tables registered from their
+//! Parquet partitions, reference tables from `config/`, and the SPEC 4 derivation evaluated once
+//! into an in-memory `pathways` table that every report reuses.
+
+use super::rules::{self, Rule};
+use super::ComplianceError;
+use crate::event::reference::{self, AGE_GROUPS};
+use crate::landing::{dead_letters_schema, events_schema, DataDir, Table, PARTITION_KEY};
+use chrono::{DateTime, SecondsFormat, Utc};
+use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+/// A query session over one data directory, optionally as of a snapshot time.
+pub struct Engine {
+    ctx: SessionContext,
+    data_dir: DataDir,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("data_dir", &self.data_dir).finish()
+    }
+}
+
+impl Engine {
+    /// Register the tables of `data_dir` and derive `pathways` as of `as_of` (all events when
+    /// `None`).
+    pub async fn open(
+        data_dir: &DataDir,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Engine, ComplianceError> {
+        if !data_dir.root().is_dir() {
+            return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
+        }
+        let config = SessionConfig::new()
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let engine = Engine {
+            ctx,
+            data_dir: data_dir.clone(),
+        };
+        engine
+            .register_landed(Table::Events, events_schema())
+            .await?;
+        engine
+            .register_landed(Table::DeadLetters, dead_letters_schema())
+            .await?;
+        engine.register_reference()?;
+
+        let predicate = match as_of {
+            None => "TRUE".to_string(),
+            Some(t) => format!(
+                "recorded_at <= TIMESTAMP '{}'",
+                t.to_rfc3339_opts(SecondsFormat::Micros, true)
+            ),
+        };
+        engine
+            .create_view(rules::SCOPED_EVENTS, &[("as_of_predicate", &predicate)])
+            .await?;
+        engine.create_view(rules::EFFECTIVE_EVENTS, &[]).await?;
+        engine.materialise_in_memory(rules::PATHWAYS, "pathways", &[]).await?;
+        Ok(engine)
+    }
+
+    /// The underlying session, for ad-hoc SQL.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    async fn register_landed(&self, table: Table, schema: SchemaRef) -> Result<(), ComplianceError> {
+        let name = table.dir_name();
+        let dir = self.data_dir.table_dir(table);
+        if !dir.is_dir() {
+            let empty = MemTable::try_new(schema, vec![vec![]])?;
+            self.ctx.register_table(name, Arc::new(empty))?;
+            return Ok(());
+        }
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| ComplianceError::Io(dir.clone(), e))?;
+        let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![(PARTITION_KEY.to_string(), DataType::Utf8)]);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        self.ctx
+            .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(())
+    }
+
+    fn register_reference(&self) -> Result<(), ComplianceError> {
+        let lhbs = reference::report_lhbs();
+        self.register_rows(
+            "report_lhbs",
+            &[("provider_lhb", &lhbs), ("lhb_order", &[])],
+            lhbs.len(),
+        )?;
+        self.register_rows(
+            "report_age_groups",
+            &[("age_group", &AGE_GROUPS), ("age_order", &[])],
+            AGE_GROUPS.len(),
+        )?;
+        self.register_rows(
+            "report_stages",
+            &[("stage", &["assessment", "intervention"]), ("stage_order", &[])],
+            2,
+        )?;
+        // Each fine age group counts in itself and in `all`; `unknown` only in `all`.
+        let rollup = MemTable::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("age_group", DataType::Utf8, false),
+                Field::new("age_group_out", DataType::Utf8, false),
+            ])),
+            vec![vec![RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    Field::new("age_group", DataType::Utf8, false),
+                    Field::new("age_group_out", DataType::Utf8, false),
+                ])),
+                vec![
+                    Arc::new(StringArray::from(vec![
+                        "under_18", "under_18", "18_plus", "18_plus", "unknown",
+                    ])),
+                    Arc::new(StringArray::from(vec![
+                        "under_18", "all", "18_plus", "all", "all",
+                    ])),
+                ],
+            )?]],
+        )?;
+        self.ctx.register_table("age_group_rollup", Arc::new(rollup))?;
+        Ok(())
+    }
+
+    /// A two-column table: a name column and its 1-based order.
+    fn register_rows(
+        &self,
+        table: &str,
+        cols: &[(&str, &[&str])],
+        n: usize,
+    ) -> Result<(), ComplianceError> {
+        let (name_col, values) = cols[0];
+        let order_col = cols[1].0;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(name_col, DataType::Utf8, false),
+            Field::new(order_col, DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(values.to_vec())),
+                Arc::new(Int32Array::from_iter_values(1..=n as i32)),
+            ],
+        )?;
+        let _ = self.ctx.deregister_table(table)?;
+        self.ctx
+            .register_table(table, Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+        Ok(())
+    }
+
+    /// Register the months a report covers as `report_months(period)`.
+    pub(crate) fn set_report_months(&self, months: &[String]) -> Result<(), ComplianceError> {
+        let schema = Arc::new(Schema::new(vec![Field::new("period", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(months.to_vec()))],
+        )?;
+        let _ = self.ctx.deregister_table("report_months")?;
+        self.ctx.register_table(
+            "report_months",
+            Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+        )?;
+        Ok(())
+    }
+
+    async fn create_view(&self, rule: Rule, params: &[(&str, &str)]) -> Result<(), ComplianceError> {
+        let df = self
+            .ctx
+            .sql(&rule.render(params))
+            .await
+            .map_err(|e| ComplianceError::rule(rule.name, e))?;
+        self.ctx.register_table(rule.name, df.into_view())?;
+        Ok(())
+    }
+
+    /// Evaluate `rule` and keep the result in memory as table `name`.
+    pub(crate) async fn materialise_in_memory(
+        &self,
+        rule: Rule,
+        name: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let (schema, batches) = self.run(rule, params).await?;
+        let _ = self.ctx.deregister_table(name)?;
+        let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok((schema, batches))
+    }
+
+    /// Evaluate `rule` and return its rows.
+    pub(crate) async fn run(
+        &self,
+        rule: Rule,
+        params: &[(&str, &str)],
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let df = self
+            .ctx
+            .sql(&rule.render(params))
+            .await
+            .map_err(|e| ComplianceError::rule(rule.name, e))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| ComplianceError::rule(rule.name, e))?;
+        Ok((schema, batches))
+    }
+
+    /// Run user SQL and return its schema and rows.
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let df = self.ctx.sql(sql).await.map_err(ComplianceError::UserSql)?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(ComplianceError::UserSql)?;
+        Ok((schema, batches))
+    }
+}

@@ -1,0 +1,174 @@
+//! One computation: derive everything from the landed events and rebuild the derived tables
+//! (`pathways`, `monthly`, `data_quality`, `waiting_list`), each replaced atomically, and
+//! return what the metrics and the status page need.
+
+use super::columns::strings;
+use super::report::WaitKind;
+use super::{ComplianceError, DataQualityRow, Engine, Month, MonthlyRow, WaitingRow};
+use crate::landing::{write_parquet_replacing, DataDir};
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The result of one computation.
+#[derive(Debug, Clone)]
+pub struct Computation {
+    /// The official table over the whole activity range, extended to `today`'s month.
+    pub monthly: Vec<MonthlyRow>,
+    /// The waiting list on `today`.
+    pub waiting: Vec<WaitingRow>,
+    /// Data-quality flag counts.
+    pub data_quality: Vec<DataQualityRow>,
+    /// Newest `landed_at` per board.
+    pub last_landed: BTreeMap<String, DateTime<Utc>>,
+    /// The date the waiting list is for.
+    pub today: NaiveDate,
+    /// Wall time of the computation.
+    pub duration: Duration,
+}
+
+/// Derive and rebuild the derived tables of `data_dir`; `today` is the local (Europe/London)
+/// date used for the waiting list and for extending the table to the current month.
+pub async fn materialise(data_dir: &DataDir, today: NaiveDate) -> Result<Computation, ComplianceError> {
+    let started = Instant::now();
+    let engine = Engine::open(data_dir, None).await?;
+
+    let (schema, batches) = engine.query("SELECT * FROM pathways").await?;
+    write_parquet_replacing(&data_dir.derived_file("pathways"), schema, &batches)?;
+
+    let current = Month::of(today);
+    let range = engine.activity_range().await?;
+    let from = range.map_or(current, |r| r.0.min(current));
+    let to = range.map_or(current, |r| r.1.max(current));
+    let monthly = engine.monthly(Some(from), Some(to), WaitKind::Official).await?;
+    let (schema, batch) = monthly_batch(&monthly)?;
+    write_parquet_replacing(&data_dir.derived_file("monthly"), schema, &[batch])?;
+
+    let data_quality = engine.data_quality().await?;
+    let (schema, batches) = engine.run(super::rules::DATA_QUALITY, &[]).await?;
+    write_parquet_replacing(&data_dir.derived_file("data_quality"), schema, &batches)?;
+
+    let date = today.format("%Y-%m-%d").to_string();
+    let (schema, batches) = engine
+        .run(super::rules::WAITING_LIST, &[("on_date", &date)])
+        .await?;
+    write_parquet_replacing(&data_dir.derived_file("waiting_list"), schema, &batches)?;
+    let waiting = engine.waiting_list(today).await?;
+
+    let last_landed = last_landed(&engine).await?;
+    Ok(Computation {
+        monthly,
+        waiting,
+        data_quality,
+        last_landed,
+        today,
+        duration: started.elapsed(),
+    })
+}
+
+async fn last_landed(engine: &Engine) -> Result<BTreeMap<String, DateTime<Utc>>, ComplianceError> {
+    let (_, batches) = engine
+        .query(
+            "SELECT provider_lhb, CAST(MAX(landed_at) AS VARCHAR) AS last \
+             FROM events GROUP BY provider_lhb",
+        )
+        .await?;
+    let mut out = BTreeMap::new();
+    for b in &batches {
+        let (lhb, last) = (strings(b, "provider_lhb")?, strings(b, "last")?);
+        for (l, t) in lhb.into_iter().zip(last) {
+            if let Some(t) = parse_timestamp(&t) {
+                out.insert(l, t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+/// The official table with exactly the published columns; percentages as DECIMAL(5,1) so
+/// every reader sees the same rounded figure.
+fn monthly_batch(rows: &[MonthlyRow]) -> Result<(SchemaRef, RecordBatch), ComplianceError> {
+    let header = super::MONTHLY_HEADER;
+    let fields: Vec<Field> = header
+        .iter()
+        .map(|name| match *name {
+            "period" | "provider_lhb" | "age_group" => Field::new(*name, DataType::Utf8, false),
+            n if n.ends_with("_pct_within_28") => Field::new(n, DataType::Decimal128(5, 1), true),
+            n => Field::new(n, DataType::UInt64, false),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let text = |f: fn(&MonthlyRow) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    let count = |f: fn(&MonthlyRow) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let pct = |f: fn(&MonthlyRow) -> Option<i64>| -> Result<ArrayRef, ComplianceError> {
+        Ok(Arc::new(
+            Decimal128Array::from_iter(rows.iter().map(|r| f(r).map(i128::from)))
+                .with_precision_and_scale(5, 1)?,
+        ))
+    };
+    let columns = vec![
+        text(|r| &r.period),
+        text(|r| &r.provider_lhb),
+        text(|r| &r.age_group),
+        count(|r| r.referrals_received),
+        count(|r| r.assessments.within_28),
+        count(|r| r.assessments.from_29_to_56),
+        count(|r| r.assessments.over_56),
+        count(|r| r.assessments.total),
+        pct(|r| r.assessments.pct_within_28_tenths)?,
+        count(|r| r.interventions.within_28),
+        count(|r| r.interventions.from_29_to_56),
+        count(|r| r.interventions.over_56),
+        count(|r| r.interventions.total),
+        pct(|r| r.interventions.pct_within_28_tenths)?,
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok((schema, batch))
+}
+
+impl Engine {
+    /// Register the derived tables computed in memory for ad-hoc SQL: `monthly` over the
+    /// activity range, `data_quality`, and `waiting_list` on `today`.
+    pub async fn register_derived(&self, today: NaiveDate) -> Result<(), ComplianceError> {
+        if let Some((from, to)) = self.activity_range().await? {
+            let months: Vec<String> = from.through(to).iter().map(Month::to_string).collect();
+            self.set_report_months(&months)?;
+        } else {
+            self.set_report_months(&[])?;
+        }
+        self.materialise_in_memory(
+            super::rules::MONTHLY,
+            "monthly",
+            &[("wait_band_prefix", "")],
+        )
+        .await?;
+        self.materialise_in_memory(super::rules::DATA_QUALITY, "data_quality", &[])
+            .await?;
+        let date = today.format("%Y-%m-%d").to_string();
+        self.materialise_in_memory(
+            super::rules::WAITING_LIST,
+            "waiting_list",
+            &[("on_date", &date)],
+        )
+        .await?;
+        Ok(())
+    }
+}

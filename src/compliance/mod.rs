@@ -1,0 +1,62 @@
+//! Compliance: the only module that imports DataFusion. SPEC sections 4–6 as SQL files under
+//! `sql/`, evaluated over the landed Parquet, returned as typed rows and materialised as the
+//! derived tables `pathways`, `monthly`, `data_quality`, `waiting_list`.
+
+mod breaches;
+mod columns;
+mod engine;
+mod equity;
+mod materialise;
+mod month;
+mod quality;
+mod report;
+pub mod rules;
+mod waiting;
+
+pub use breaches::{BreachRow, BREACH_HEADER};
+pub use engine::Engine;
+pub use equity::{Dimension, EquityRow};
+pub use materialise::{materialise, Computation};
+pub use month::{BadMonth, Month};
+pub use quality::{DataQualityRow, DeadLetterSummaryRow, FLAGS};
+pub use report::{format_tenths, pct_tenths, MonthlyRow, StageCounts, WaitKind, MONTHLY_HEADER};
+pub use waiting::{WaitingRow, WAITING_HEADER};
+
+use std::path::PathBuf;
+
+/// Errors of the compliance layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    /// The data directory does not exist.
+    #[error("data directory {0} does not exist: run `lpmhss ingest --data-dir {0} FILE` or `lpmhss serve` first")]
+    NoDataDir(PathBuf),
+    /// A rule failed: a bug or unreadable data, never the user's input.
+    #[error("rule {rule} failed: {source}")]
+    Rule {
+        /// The rule's name.
+        rule: &'static str,
+        /// Cause.
+        source: datafusion::error::DataFusionError,
+    },
+    /// The user's SQL is wrong.
+    #[error("query failed: {0}")]
+    UserSql(datafusion::error::DataFusionError),
+    /// Other DataFusion failure.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow failure.
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// Filesystem failure.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// Writing a derived table failed.
+    #[error(transparent)]
+    Landing(#[from] crate::landing::LandingError),
+}
+
+impl ComplianceError {
+    fn rule(rule: &'static str, source: datafusion::error::DataFusionError) -> Self {
+        ComplianceError::Rule { rule, source }
+    }
+}

@@ -1,0 +1,126 @@
+//! Producing to the board topics: topic creation and a rate-limited producer for simulated
+//! feeds (`lpmhss simulate`, the demo, tests and benchmarks).
+
+use crate::event::reference::topic_of_board;
+use crate::simulate::SimMessage;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Errors producing a feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// Kafka refused.
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// Topic creation failed.
+    #[error("cannot create topic {0}: {1}")]
+    CreateTopic(String, String),
+    /// Messages were not acknowledged.
+    #[error("{0} messages were not delivered")]
+    Undelivered(u64),
+}
+
+/// Create `lpmhss.events.<ods>` for each board with `partitions` partitions (existing topics
+/// are left alone).
+pub async fn ensure_topics(brokers: &str, boards: &[String], partitions: i32) -> Result<(), ProduceError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let names: Vec<String> = boards.iter().map(|b| topic_of_board(b)).collect();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let results = admin
+        .create_topics(&topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .await?;
+    for r in results {
+        if let Err((name, code)) = r {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(ProduceError::CreateTopic(name, code.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct DeliveryCount {
+    failed: Arc<AtomicU64>,
+}
+
+impl ClientContext for DeliveryCount {}
+impl ProducerContext for DeliveryCount {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if result.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Produce `messages` to their board topics at `rate` per second (0 = as fast as possible),
+/// calling `progress(sent)` about every two seconds. Returns the number sent.
+pub fn produce(
+    brokers: &str,
+    messages: impl Iterator<Item = SimMessage>,
+    rate: u64,
+    mut progress: impl FnMut(u64),
+    stop: &dyn Fn() -> bool,
+) -> Result<u64, ProduceError> {
+    let failed = Arc::new(AtomicU64::new(0));
+    let producer: BaseProducer<DeliveryCount> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "200000")
+        .set("compression.type", "lz4")
+        .create_with_context(DeliveryCount {
+            failed: failed.clone(),
+        })?;
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut sent = 0u64;
+    for m in messages {
+        if stop() {
+            break;
+        }
+        let topic = topic_of_board(&m.board);
+        let mut record = BaseRecord::to(&topic).key(&m.key).payload(&m.payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+        sent += 1;
+        if sent % 1000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+        if rate > 0 {
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                producer.poll(wait);
+            }
+        }
+        if last_progress.elapsed() >= Duration::from_secs(2) {
+            last_progress = Instant::now();
+            progress(sent);
+        }
+    }
+    producer.flush(Duration::from_secs(60))?;
+    match failed.load(Ordering::Relaxed) {
+        0 => Ok(sent),
+        n => Err(ProduceError::Undelivered(n)),
+    }
+}

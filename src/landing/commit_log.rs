@@ -1,0 +1,228 @@
+//! The append-only commit log: the source of truth for which files are committed and which
+//! Kafka offsets they cover. One JSON file per entry, `<seq:020>.json`, created with a hard link
+//! from a fully written temporary file, so an entry is either absent or complete, and two
+//! processes sharing a data directory never overwrite each other's entries.
+
+use super::durable::{create_dir_durable, sync_parent_dir};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A file recorded in an entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CommittedFile {
+    /// `events` or `dead_letters`.
+    pub table: String,
+    /// Path relative to the data directory.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+}
+
+/// The next offset to consume for one partition, as of an entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartitionOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// One past the last offset landed.
+    pub next_offset: i64,
+}
+
+/// One committed batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CommitEntry {
+    /// Sequence number, dense from 1.
+    pub seq: u64,
+    /// RFC 3339 time of the commit.
+    pub committed_at: String,
+    /// Who wrote it (`ingest`, `serve host/pid`).
+    pub writer: String,
+    /// Files made visible by this entry.
+    pub files: Vec<CommittedFile>,
+    /// Kafka progress covered by this entry.
+    #[serde(default)]
+    pub offsets: Vec<PartitionOffset>,
+    /// Free-form provenance for file ingest (`feed.ndjson lines 1-50000`).
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// Errors reading or appending the log.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitLogError {
+    /// Filesystem failure.
+    #[error("commit log {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// An entry that does not parse: the log was edited or damaged.
+    #[error("commit log entry {path} is damaged: {source}")]
+    Damaged {
+        /// The entry.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CommitLogError + '_ {
+    move |source| CommitLogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open commit log with every entry read so far.
+#[derive(Debug)]
+pub struct CommitLog {
+    dir: PathBuf,
+    entries: Vec<CommitEntry>,
+    next_offsets: HashMap<(String, i32), i64>,
+}
+
+impl CommitLog {
+    /// Open (creating the directory if needed) and read every entry.
+    pub fn open(dir: &Path) -> Result<Self, CommitLogError> {
+        create_dir_durable(dir).map_err(io_err(dir))?;
+        let mut log = CommitLog {
+            dir: dir.to_path_buf(),
+            entries: Vec::new(),
+            next_offsets: HashMap::new(),
+        };
+        log.refresh()?;
+        Ok(log)
+    }
+
+    /// Read entries other processes appended since the last read.
+    pub fn refresh(&mut self) -> Result<(), CommitLogError> {
+        let last = self.last_seq();
+        let mut fresh: BTreeMap<u64, PathBuf> = BTreeMap::new();
+        for item in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let path = item.map_err(io_err(&self.dir))?.path();
+            let seq = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(seq) = seq.filter(|s| *s > last) {
+                fresh.insert(seq, path);
+            }
+        }
+        for (_, path) in fresh {
+            let bytes = fs::read(&path).map_err(io_err(&path))?;
+            let entry: CommitEntry = serde_json::from_slice(&bytes)
+                .map_err(|source| CommitLogError::Damaged { path, source })?;
+            self.record(entry);
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, entry: CommitEntry) {
+        for o in &entry.offsets {
+            let slot = self
+                .next_offsets
+                .entry((o.topic.clone(), o.partition))
+                .or_insert(o.next_offset);
+            *slot = (*slot).max(o.next_offset);
+        }
+        self.entries.push(entry);
+    }
+
+    /// Highest sequence number read.
+    pub fn last_seq(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.seq)
+    }
+
+    /// Every entry read, in sequence order.
+    pub fn entries(&self) -> &[CommitEntry] {
+        &self.entries
+    }
+
+    /// Where consumption of a partition resumes; `None` if it never landed anything.
+    pub fn next_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.next_offsets.get(&(topic.to_string(), partition)).copied()
+    }
+
+    /// Append an entry (its `seq` is assigned here). If another process took the next
+    /// sequence number first, read its entry and try the one after.
+    pub fn append(
+        &mut self,
+        mut entry: CommitEntry,
+        on_durable: impl Fn(),
+    ) -> Result<CommitEntry, CommitLogError> {
+        loop {
+            entry.seq = self.last_seq() + 1;
+            let path = self.dir.join(format!("{:020}.json", entry.seq));
+            let tmp = self
+                .dir
+                .join(format!(".{:020}.{}.tmp", entry.seq, std::process::id()));
+            let bytes = serde_json::to_vec_pretty(&entry).expect("entry serialises");
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(&bytes).map_err(io_err(&tmp))?;
+            f.sync_all().map_err(io_err(&tmp))?;
+            drop(f);
+            let linked = fs::hard_link(&tmp, &path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    sync_parent_dir(&path).map_err(io_err(&path))?;
+                    on_durable();
+                    self.record(entry.clone());
+                    return Ok(entry);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.refresh()?,
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(topic: &str, next: i64) -> CommitEntry {
+        CommitEntry {
+            seq: 0,
+            committed_at: "2026-01-01T00:00:00Z".into(),
+            writer: "test".into(),
+            files: vec![],
+            offsets: vec![PartitionOffset {
+                topic: topic.into(),
+                partition: 0,
+                next_offset: next,
+            }],
+            source: None,
+        }
+    }
+
+    #[test]
+    fn append_and_reopen_keeps_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = CommitLog::open(dir.path()).unwrap();
+        assert_eq!(log.next_offset("t", 0), None);
+        log.append(entry("t", 10), || {}).unwrap();
+        log.append(entry("t", 25), || {}).unwrap();
+        let reopened = CommitLog::open(dir.path()).unwrap();
+        assert_eq!(reopened.last_seq(), 2);
+        assert_eq!(reopened.next_offset("t", 0), Some(25));
+    }
+
+    #[test]
+    fn two_writers_never_share_a_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = CommitLog::open(dir.path()).unwrap();
+        let mut b = CommitLog::open(dir.path()).unwrap();
+        a.append(entry("a", 1), || {}).unwrap();
+        let e = b.append(entry("b", 1), || {}).unwrap();
+        assert_eq!(e.seq, 2, "b saw a's entry and moved on");
+        assert_eq!(b.next_offset("a", 0), Some(1));
+    }
+}

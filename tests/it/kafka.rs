@@ -1,0 +1,253 @@
+//! The streaming service against a real Kafka-protocol broker (tansu): end-to-end equality with
+//! file ingest, crashes at each named fault point and at random moments, a two-process consumer
+//! group with one member killed, and graceful SIGTERM. Every produced message must end up
+//! exactly once across `events` and `dead_letters`.
+
+use crate::support::broker::Broker;
+use crate::support::process::{free_port, wait_for, Guard};
+use crate::support::{lpmhss, run_ok, sql, TEST_KEY};
+use lpmhss::simulate::{history, SimConfig, SimMessage};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn feed(n: usize, seed: u64) -> Vec<SimMessage> {
+    let cfg = SimConfig {
+        months: 3,
+        seed,
+        referrals_per_month: 900,
+        invalid_share: 0.02,
+        end: chrono::DateTime::parse_from_rfc3339("2024-06-20T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+        ..SimConfig::default()
+    };
+    history(&cfg).take(n).collect()
+}
+
+fn produce(broker: &Broker, messages: &[SimMessage]) {
+    let sent = lpmhss::ingest::produce::produce(
+        &broker.addr,
+        messages.iter().cloned(),
+        0,
+        |_| {},
+        &|| false,
+    )
+    .expect("produce");
+    assert_eq!(sent as usize, messages.len());
+}
+
+struct Serve<'a> {
+    broker: &'a Broker,
+    data: PathBuf,
+    group: String,
+    env: Vec<(String, String)>,
+}
+
+impl<'a> Serve<'a> {
+    fn new(broker: &'a Broker, data: &Path, group: &str) -> Self {
+        Serve {
+            broker,
+            data: data.to_path_buf(),
+            group: group.into(),
+            env: vec![],
+        }
+    }
+
+    fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn start(&self) -> Guard {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.with_extension("serve.log"))
+            .unwrap();
+        let mut cmd = lpmhss();
+        cmd.arg("serve")
+            .env("RUST_LOG", "info")
+            .env("LPMHSS__PRIVACY__PSEUDONYMISATION_KEY", TEST_KEY)
+            .env("LPMHSS__KAFKA__BROKERS", &self.broker.addr)
+            .env("LPMHSS__KAFKA__GROUP_ID", &self.group)
+            .env("LPMHSS__KAFKA__METADATA_REFRESH_MS", "1000")
+            .env("LPMHSS__KAFKA__SESSION_TIMEOUT_MS", "6000")
+            .env("LPMHSS__DATA__DIR", &self.data)
+            .env("LPMHSS__ADMIN__ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "400")
+            .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "300ms")
+            .env("LPMHSS__COMPUTE__INTERVAL", "3s")
+            .env("LPMHSS__SHUTDOWN__GRACE_PERIOD", "20s");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(log);
+        Guard(Some(cmd.spawn().expect("spawn serve")))
+    }
+}
+
+/// (rows, distinct source coordinates) across both tables.
+fn landed(data: &Path) -> (u64, u64) {
+    if !data.join("events").exists() {
+        return (0, 0);
+    }
+    let out = sql(
+        data,
+        "SELECT count(*) AS n, count(DISTINCT concat(source_topic, '/', CAST(source_partition AS VARCHAR), '/', CAST(source_offset AS VARCHAR))) AS d \
+         FROM (SELECT source_topic, source_partition, source_offset FROM events \
+               UNION ALL SELECT source_topic, source_partition, source_offset FROM dead_letters)",
+    );
+    let row = out.lines().nth(1).unwrap_or("0,0").to_string();
+    let mut it = row.split(',').map(|v| v.trim().parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+fn wait_all_landed(data: &Path, expected: usize, timeout: Duration) {
+    let ok = wait_for(timeout, || {
+        let (n, _) = landed(data);
+        (n >= expected as u64).then_some(())
+    });
+    let (n, d) = landed(data);
+    assert!(ok.is_some(), "only {n} of {expected} landed in time");
+    assert_eq!((n, d), (expected as u64, expected as u64), "exactly once");
+}
+
+fn stop(mut g: Guard) {
+    g.signal(15);
+    let status = g.wait_timeout(Duration::from_secs(30)).expect("exits after SIGTERM");
+    assert!(status.success(), "serve exited with {status:?}");
+}
+
+#[test]
+fn serve_lands_the_same_report_as_file_ingest() {
+    let broker = Broker::start(1);
+    let messages = feed(6000, 11);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let streamed = tmp.path().join("streamed");
+    let serve = Serve::new(&broker, &streamed, "e2e").start();
+    wait_all_landed(&streamed, messages.len(), Duration::from_secs(120));
+    stop(serve);
+
+    let file = tmp.path().join("feed.ndjson");
+    let text: Vec<u8> = messages
+        .iter()
+        .flat_map(|m| m.payload.iter().copied().chain([b'\n']))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let filed = tmp.path().join("filed");
+    run_ok(lpmhss().args(["ingest", "--data-dir"]).arg(&filed).arg(&file));
+    let report = |d: &Path| run_ok(lpmhss().args(["report", "--data-dir"]).arg(d));
+    let (a, b) = (report(&streamed), report(&filed));
+    assert!(a.lines().count() > 24, "{a}");
+    assert_eq!(a, b, "Kafka and file ingest disagree");
+    // Dead letters from Kafka keep their coordinates.
+    let dl = sql(&streamed, "SELECT count(*) FROM dead_letters WHERE source_topic IS NULL OR source_offset IS NULL");
+    assert_eq!(dl.lines().nth(1), Some("0"));
+}
+
+fn crash_then_recover(point: &str) {
+    let broker = Broker::start(1);
+    let messages = feed(4000, 3);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::new(&broker, &data, point);
+    let mut crashing = serve
+        .env("LPMHSS__TESTING__CRASH_AT", point)
+        .env("LPMHSS__TESTING__CRASH_ON_OCCURRENCE", "3")
+        .start();
+    let status = crashing
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the injected crash happens");
+    assert!(!status.success(), "{point}: expected a crash, got {status:?}");
+    let recovered = Serve::new(&broker, &data, point).start();
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(recovered);
+}
+
+#[test]
+fn crash_after_parquet_write_loses_and_duplicates_nothing() {
+    crash_then_recover("after_parquet_write");
+}
+
+#[test]
+fn crash_after_commit_log_append_loses_and_duplicates_nothing() {
+    crash_then_recover("after_commit_log_append");
+}
+
+#[test]
+fn crash_after_group_commit_loses_and_duplicates_nothing() {
+    crash_then_recover("after_group_commit");
+}
+
+#[test]
+fn kill_9_at_random_moments_then_exactly_once() {
+    let broker = Broker::start(1);
+    let messages = feed(8000, 5);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::new(&broker, &data, "random-kills").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "150");
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..4 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut g = serve.start();
+        std::thread::sleep(Duration::from_millis(800 + seed % 2500));
+        g.kill9();
+    }
+    let last = serve.start();
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(last);
+}
+
+#[test]
+fn two_processes_share_partitions_and_survive_one_being_killed() {
+    let broker = Broker::start(1);
+    let messages = feed(8000, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::new(&broker, &data, "pair").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
+    let mut a = serve.start();
+    let b = serve.start();
+    std::thread::sleep(Duration::from_secs(8));
+    produce(&broker, &messages[..4000]);
+    wait_for(Duration::from_secs(60), || (landed(&data).0 > 1000).then_some(()))
+        .expect("both consume");
+    a.kill9();
+    produce(&broker, &messages[4000..]);
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(b);
+    // Both processes wrote commit-log entries: the partitions were shared.
+    let writers: std::collections::BTreeSet<String> = std::fs::read_dir(data.join("_lpmhss/commit_log"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| v["writer"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(writers.len() >= 2, "only {writers:?} landed");
+}
+
+#[test]
+fn sigterm_flushes_and_exits_zero_within_the_grace_period() {
+    let broker = Broker::start(1);
+    let messages = feed(3000, 13);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A long age trigger: nothing lands until shutdown flushes it.
+    let mut g = Serve::new(&broker, &data, "sigterm")
+        .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "10m")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "1000000")
+        .start();
+    std::thread::sleep(Duration::from_secs(10));
+    let started = std::time::Instant::now();
+    g.signal(15);
+    let status = g.wait_timeout(Duration::from_secs(20)).expect("exits within the grace period");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(landed(&data), (messages.len() as u64, messages.len() as u64));
+}
