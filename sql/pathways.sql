@@ -14,17 +14,31 @@
 --   rule 7: waits in whole days and bands within_28 (0–28), 29_to_56, over_56.
 -- Output columns: see the final SELECT.
 WITH referral_candidates AS (
-  SELECT provider_lhb, referral_id, referral_received_date, referral_source, patient_pseudo_id,
-         age_at_referral, sex, ethnicity, preferred_language, wimd_quintile, local_authority,
-         COUNT(*) OVER (PARTITION BY provider_lhb, referral_id) AS referral_events,
-         ROW_NUMBER() OVER (
-           PARTITION BY provider_lhb, referral_id ORDER BY recorded_at DESC, event_id DESC
-         ) AS referral_rank
+  SELECT provider_lhb, referral_id, event_id, recorded_at, referral_received_date, referral_source,
+         patient_pseudo_id, age_at_referral, sex, ethnicity, preferred_language, wimd_quintile,
+         local_authority
   FROM effective_events
   WHERE event_type = 'referral_received'
 ),
+-- Aggregates rather than window functions: pathways are many and small.
+latest_referral AS (
+  SELECT provider_lhb, referral_id, MAX(recorded_at) AS latest_recorded, COUNT(*) AS referral_events
+  FROM referral_candidates
+  GROUP BY provider_lhb, referral_id
+),
+chosen_referral AS (
+  SELECT c.provider_lhb, c.referral_id, MAX(c.event_id) AS event_id, l.referral_events
+  FROM referral_candidates c
+  JOIN latest_referral l
+    ON l.provider_lhb = c.provider_lhb AND l.referral_id = c.referral_id
+   AND l.latest_recorded = c.recorded_at
+  GROUP BY c.provider_lhb, c.referral_id, l.referral_events
+),
 referral AS (
-  SELECT * FROM referral_candidates WHERE referral_rank = 1
+  SELECT c.*, k.referral_events
+  FROM referral_candidates c
+  JOIN chosen_referral k
+    ON k.provider_lhb = c.provider_lhb AND k.referral_id = c.referral_id AND k.event_id = c.event_id
 ),
 assessment AS (
   SELECT e.provider_lhb, e.referral_id,
@@ -35,20 +49,31 @@ assessment AS (
   WHERE e.event_type = 'assessment_undertaken'
   GROUP BY e.provider_lhb, e.referral_id
 ),
+counted_assessments AS (
+  SELECT e.provider_lhb, e.referral_id, e.event_id, e.recorded_at, e.assessment_outcome
+  FROM effective_events e
+  JOIN assessment a
+    ON a.provider_lhb = e.provider_lhb AND a.referral_id = e.referral_id
+   AND a.assessment_date = e.assessment_date
+  WHERE e.event_type = 'assessment_undertaken'
+),
+latest_counted AS (
+  SELECT provider_lhb, referral_id, MAX(recorded_at) AS latest_recorded
+  FROM counted_assessments GROUP BY provider_lhb, referral_id
+),
+chosen_assessment AS (
+  SELECT c.provider_lhb, c.referral_id, MAX(c.event_id) AS event_id
+  FROM counted_assessments c
+  JOIN latest_counted l
+    ON l.provider_lhb = c.provider_lhb AND l.referral_id = c.referral_id
+   AND l.latest_recorded = c.recorded_at
+  GROUP BY c.provider_lhb, c.referral_id
+),
 assessment_outcome AS (
-  SELECT provider_lhb, referral_id, assessment_outcome
-  FROM (
-    SELECT e.provider_lhb, e.referral_id, e.assessment_outcome,
-           ROW_NUMBER() OVER (
-             PARTITION BY e.provider_lhb, e.referral_id ORDER BY e.recorded_at DESC, e.event_id DESC
-           ) AS outcome_rank
-    FROM effective_events e
-    JOIN assessment a
-      ON a.provider_lhb = e.provider_lhb AND a.referral_id = e.referral_id
-     AND a.assessment_date = e.assessment_date
-    WHERE e.event_type = 'assessment_undertaken'
-  ) ranked
-  WHERE outcome_rank = 1
+  SELECT c.provider_lhb, c.referral_id, c.assessment_outcome
+  FROM counted_assessments c
+  JOIN chosen_assessment k
+    ON k.provider_lhb = c.provider_lhb AND k.referral_id = c.referral_id AND k.event_id = c.event_id
 ),
 intervention AS (
   SELECT e.provider_lhb, e.referral_id,

@@ -235,7 +235,12 @@ pub struct ServeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SimulateArgs {
     /// Produce to this Kafka cluster (topics `lpmhss.events.<ods>` must exist).
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "out", required_unless_present = "out")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        conflicts_with = "out",
+        required_unless_present = "out"
+    )]
     pub brokers: Option<String>,
     /// Write NDJSON to this file instead (`-` for stdout).
     #[arg(long, value_name = "FILE.ndjson")]

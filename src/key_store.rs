@@ -35,7 +35,10 @@ pub enum KeyError {
 }
 
 /// The key to pseudonymise with, and where it came from.
-pub fn resolve_key(privacy: &PrivacyConfig, data_dir: &Path) -> Result<(String, KeySource), KeyError> {
+pub fn resolve_key(
+    privacy: &PrivacyConfig,
+    data_dir: &Path,
+) -> Result<(String, KeySource), KeyError> {
     if !privacy.pseudonymisation_key.is_empty() {
         return Ok((
             privacy.pseudonymisation_key.expose().to_string(),

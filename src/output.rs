@@ -61,8 +61,9 @@ impl Cell {
         match self {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Count(n) => Value::from(*n),
-            Cell::Tenths(Some(t)) => serde_json::Number::from_f64(*t as f64 / 10.0)
-                .map_or(Value::Null, Value::Number),
+            Cell::Tenths(Some(t)) => {
+                serde_json::Number::from_f64(*t as f64 / 10.0).map_or(Value::Null, Value::Number)
+            }
             Cell::Suppressed => Value::String("*".into()),
             Cell::Tenths(None) | Cell::Empty => Value::Null,
         }
@@ -179,7 +180,9 @@ pub fn write_batches(
 ) -> Result<(), arrow::error::ArrowError> {
     match format {
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema))?;
             }
@@ -202,7 +205,11 @@ pub fn write_batches(
             } else {
                 batches.to_vec()
             };
-            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&shown)?)?;
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(&shown)?
+            )?;
             Ok(())
         }
     }
@@ -215,7 +222,8 @@ mod tests {
     #[test]
     fn csv_json_and_table_agree() {
         let mut t = Tabular::new(&["a", "pct"]);
-        t.rows.push(vec![Cell::Text("x,y".into()), Cell::Tenths(Some(684))]);
+        t.rows
+            .push(vec![Cell::Text("x,y".into()), Cell::Tenths(Some(684))]);
         t.rows.push(vec![Cell::Count(3), Cell::Tenths(None)]);
         let mut csv = Vec::new();
         t.write(Format::Csv, &mut csv).unwrap();

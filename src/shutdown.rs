@@ -12,7 +12,9 @@ pub fn install_signal_handlers() -> CancellationToken {
     let t = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown requested: finishing in-flight batches (a second signal exits at once)");
+        tracing::info!(
+            "shutdown requested: finishing in-flight batches (a second signal exits at once)"
+        );
         t.cancel();
         wait_for_signal().await;
         tracing::warn!("second signal: exiting now");

@@ -26,7 +26,12 @@ pub struct ServiceStatus {
 
 impl ServiceStatus {
     /// New state around `metrics`.
-    pub fn new(metrics: Metrics, target_ratio: f64, feed_silence_threshold: Duration, stale_after: Duration) -> Self {
+    pub fn new(
+        metrics: Metrics,
+        target_ratio: f64,
+        feed_silence_threshold: Duration,
+        stale_after: Duration,
+    ) -> Self {
         ServiceStatus {
             metrics,
             latest: RwLock::new(None),
@@ -56,7 +61,10 @@ impl ServiceStatus {
 
     /// The newest computation, if any.
     pub fn latest(&self) -> Option<Arc<Computation>> {
-        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// `Ok` when ready to serve; otherwise why not.
@@ -70,7 +78,10 @@ impl ServiceStatus {
         match self.metrics.last_compute_unix() {
             None => return Err("no computation has succeeded yet".into()),
             Some(t) if now_unix - t > self.stale_after.as_secs_f64() => {
-                return Err(format!("last successful computation was {:.0}s ago", now_unix - t))
+                return Err(format!(
+                    "last successful computation was {:.0}s ago",
+                    now_unix - t
+                ))
             }
             Some(_) => {}
         }

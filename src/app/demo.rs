@@ -80,7 +80,8 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
             let backfilled = produce(&brokers, history(&cfg), 0, |_| {}, &is_stopped)?;
             println!("  backfilled {backfilled} messages ({months} months of history); now {rate} live messages/s");
             let mut live = LiveFeed::new(&cfg);
-            let live_messages = std::iter::from_fn(move || Some(live.next_message(chrono::Utc::now())));
+            let live_messages =
+                std::iter::from_fn(move || Some(live.next_message(chrono::Utc::now())));
             produce(&brokers, live_messages, rate.max(1), |_| {}, &is_stopped)?;
             Ok(())
         })
@@ -108,8 +109,15 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
         Ok(Ok(())) => {}
     }
     drop(cluster);
-    println!("lpmhss demo stopped. The data stays in {}; try:", data_dir.display());
-    println!("  lpmhss report --data-dir {} --format table --from {}", data_dir.display(), Month::of(super::files::today_in_wales()).previous());
+    println!(
+        "lpmhss demo stopped. The data stays in {}; try:",
+        data_dir.display()
+    );
+    println!(
+        "  lpmhss report --data-dir {} --format table --from {}",
+        data_dir.display(),
+        Month::of(super::files::today_in_wales()).previous()
+    );
     println!("  lpmhss sql --data-dir {} \"SELECT provider_lhb, count(*) FROM events GROUP BY 1 ORDER BY 1\"", data_dir.display());
     Ok(code)
 }
@@ -124,7 +132,10 @@ fn print_progress(status: &crate::status::ServiceStatus) {
                 .monthly
                 .iter()
                 .find(|r| r.provider_lhb == "WALES" && r.age_group == "all" && r.period == last);
-            let pct = |s: Option<String>| s.filter(|p| !p.is_empty()).map_or("-".to_string(), |p| format!("{p}%"));
+            let pct = |s: Option<String>| {
+                s.filter(|p| !p.is_empty())
+                    .map_or("-".to_string(), |p| format!("{p}%"))
+            };
             format!(
                 "computed {:.1}s ago in {:.2}s; Wales {last}: Part 1a {} Part 1b {}",
                 (chrono::Utc::now().timestamp_micros() as f64 / 1e6)

@@ -54,14 +54,21 @@ fn suppress(values: Vec<Vec<u64>>, groups: &[Vec<usize>]) -> Grid {
 fn cells(values: &[u64], hidden: Option<&[bool]>, pcts: [Option<i64>; 2]) -> Vec<Cell> {
     let is_hidden = |c: usize| hidden.is_some_and(|h| h[c]);
     let mut out: Vec<Cell> = (0..values.len())
-        .map(|c| if is_hidden(c) { Cell::Suppressed } else { Cell::Count(values[c]) })
+        .map(|c| {
+            if is_hidden(c) {
+                Cell::Suppressed
+            } else {
+                Cell::Count(values[c])
+            }
+        })
         .collect();
     for (k, (pc, w, t)) in PCT.into_iter().enumerate() {
-        let pct = if hidden.is_some() && (values[t] < SMALLEST_SHOWN || is_hidden(w) || is_hidden(t)) {
-            None
-        } else {
-            pcts[k]
-        };
+        let pct =
+            if hidden.is_some() && (values[t] < SMALLEST_SHOWN || is_hidden(w) || is_hidden(t)) {
+                None
+            } else {
+                pcts[k]
+            };
         out[pc] = Cell::Tenths(pct);
     }
     out
@@ -135,12 +142,16 @@ pub fn equity_table(rows: &[EquityRow], publish: bool) -> Tabular {
         // The values of a dimension add up to the unsplit published figure, and the seven
         // boards add up to WALES.
         let mut groups = group_rows(rows.iter().map(|r| {
-            (r.period.clone(), r.provider_lhb.clone(), r.age_group.clone())
+            (
+                r.period.clone(),
+                r.provider_lhb.clone(),
+                r.age_group.clone(),
+            )
         }));
-        groups.extend(group_rows(
-            rows.iter()
-                .map(|r| (r.period.clone(), r.age_group.clone(), r.value.clone())),
-        ));
+        groups
+            .extend(group_rows(rows.iter().map(|r| {
+                (r.period.clone(), r.age_group.clone(), r.value.clone())
+            })));
         suppress(values.clone(), &groups)
     });
     for (i, r) in rows.iter().enumerate() {

@@ -2,12 +2,8 @@
 //! `export-statswales`. Each opens an [`Engine`], asks for typed rows and prints them.
 
 use super::publish::{equity_table, monthly_table};
-use crate::cli::{
-    BreachesArgs, DataQualityArgs, ExportArgs, ReportArgs, SqlArgs, WaitingListArgs,
-};
-use crate::compliance::{
-    Engine, WaitKind, BREACH_HEADER, FLAGS, MONTHLY_HEADER, WAITING_HEADER,
-};
+use crate::cli::{BreachesArgs, DataQualityArgs, ExportArgs, ReportArgs, SqlArgs, WaitingListArgs};
+use crate::compliance::{Engine, WaitKind, BREACH_HEADER, FLAGS, MONTHLY_HEADER, WAITING_HEADER};
 use crate::event::reference;
 use crate::landing::DataDir;
 use crate::output::{write_batches, Cell, Tabular};
@@ -19,11 +15,17 @@ fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
-async fn engine(dir: &std::path::Path, as_of: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<Engine> {
+async fn engine(
+    dir: &std::path::Path,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<Engine> {
     Ok(Engine::open(&DataDir::new(dir), as_of).await?)
 }
 
-fn check_range(from: Option<crate::compliance::Month>, to: Option<crate::compliance::Month>) -> anyhow::Result<()> {
+fn check_range(
+    from: Option<crate::compliance::Month>,
+    to: Option<crate::compliance::Month>,
+) -> anyhow::Result<()> {
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             bail!("--from {f} is after --to {t}: give the earlier month first");
@@ -36,7 +38,11 @@ fn check_range(from: Option<crate::compliance::Month>, to: Option<crate::complia
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     check_range(args.from, args.to)?;
     let engine = engine(&args.data.data_dir, args.as_of).await?;
-    let kind = if args.adjusted { WaitKind::Adjusted } else { WaitKind::Official };
+    let kind = if args.adjusted {
+        WaitKind::Adjusted
+    } else {
+        WaitKind::Official
+    };
     let table = match args.by {
         Some(dim) => {
             if args.adjusted {
@@ -57,7 +63,9 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 /// `lpmhss sql`.
 pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = engine(&args.data.data_dir, args.as_of).await?;
-    engine.register_derived(super::files::today_in_wales()).await?;
+    engine
+        .register_derived(super::files::today_in_wales())
+        .await?;
     let (schema, batches) = engine.query(&args.query).await?;
     let mut out = stdout();
     write_batches(schema, &batches, args.format, &mut out)?;
@@ -95,7 +103,9 @@ pub async fn breaches(args: BreachesArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let engine = engine(&args.data.data_dir, args.as_of).await?;
-    let rows = engine.breaches(args.on, args.within, args.board.as_deref()).await?;
+    let rows = engine
+        .breaches(args.on, args.within, args.board.as_deref())
+        .await?;
     let mut t = Tabular::new(&BREACH_HEADER);
     for r in rows {
         t.rows.push(vec![

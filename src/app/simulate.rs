@@ -38,7 +38,11 @@ pub fn sim_config(args: &SimulateArgs) -> anyhow::Result<SimConfig> {
 /// `lpmhss simulate`.
 pub fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let cfg = sim_config(&args)?;
-    let limit = if args.limit == 0 { u64::MAX } else { args.limit };
+    let limit = if args.limit == 0 {
+        u64::MAX
+    } else {
+        args.limit
+    };
     let messages = history(&cfg).take(limit as usize);
     let started = std::time::Instant::now();
     let sent = match (&args.out, &args.brokers) {

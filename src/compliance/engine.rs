@@ -25,7 +25,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("data_dir", &self.data_dir).finish()
+        f.debug_struct("Engine")
+            .field("data_dir", &self.data_dir)
+            .finish()
     }
 }
 
@@ -65,8 +67,18 @@ impl Engine {
         engine
             .create_view(rules::SCOPED_EVENTS, &[("as_of_predicate", &predicate)])
             .await?;
-        engine.create_view(rules::EFFECTIVE_EVENTS, &[]).await?;
-        engine.materialise_in_memory(rules::PATHWAYS, "pathways", &[]).await?;
+        // Each stage is evaluated once and held in memory: the later rules refer to their
+        // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
+        engine
+            .materialise_in_memory(rules::DEDUPED_EVENTS, "deduped_events", &[])
+            .await?;
+        engine
+            .materialise_in_memory(rules::EFFECTIVE_EVENTS, "effective_events", &[])
+            .await?;
+        engine.ctx.deregister_table("deduped_events")?;
+        engine
+            .materialise_in_memory(rules::PATHWAYS, "pathways", &[])
+            .await?;
         Ok(engine)
     }
 
@@ -75,7 +87,11 @@ impl Engine {
         &self.ctx
     }
 
-    async fn register_landed(&self, table: Table, schema: SchemaRef) -> Result<(), ComplianceError> {
+    async fn register_landed(
+        &self,
+        table: Table,
+        schema: SchemaRef,
+    ) -> Result<(), ComplianceError> {
         let name = table.dir_name();
         let dir = self.data_dir.table_dir(table);
         if !dir.is_dir() {
@@ -112,7 +128,10 @@ impl Engine {
         )?;
         self.register_rows(
             "report_stages",
-            &[("stage", &["assessment", "intervention"]), ("stage_order", &[])],
+            &[
+                ("stage", &["assessment", "intervention"]),
+                ("stage_order", &[]),
+            ],
             2,
         )?;
         // Each fine age group counts in itself and in `all`; `unknown` only in `all`.
@@ -136,7 +155,8 @@ impl Engine {
                 ],
             )?]],
         )?;
-        self.ctx.register_table("age_group_rollup", Arc::new(rollup))?;
+        self.ctx
+            .register_table("age_group_rollup", Arc::new(rollup))?;
         Ok(())
     }
 
@@ -161,14 +181,20 @@ impl Engine {
             ],
         )?;
         let _ = self.ctx.deregister_table(table)?;
-        self.ctx
-            .register_table(table, Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+        self.ctx.register_table(
+            table,
+            Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+        )?;
         Ok(())
     }
 
     /// Register the months a report covers as `report_months(period)`.
     pub(crate) fn set_report_months(&self, months: &[String]) -> Result<(), ComplianceError> {
-        let schema = Arc::new(Schema::new(vec![Field::new("period", DataType::Utf8, false)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "period",
+            DataType::Utf8,
+            false,
+        )]));
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![Arc::new(StringArray::from(months.to_vec()))],
@@ -181,7 +207,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn create_view(&self, rule: Rule, params: &[(&str, &str)]) -> Result<(), ComplianceError> {
+    async fn create_view(
+        &self,
+        rule: Rule,
+        params: &[(&str, &str)],
+    ) -> Result<(), ComplianceError> {
         let df = self
             .ctx
             .sql(&rule.render(params))
@@ -216,19 +246,22 @@ impl Engine {
             .sql(&rule.render(params))
             .await
             .map_err(|e| ComplianceError::rule(rule.name, e))?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df
             .collect()
             .await
             .map_err(|e| ComplianceError::rule(rule.name, e))?;
+        // The executed plan's schema can differ from the logical one in nullability.
+        let schema = batches.first().map_or(planned, |b| b.schema());
         Ok((schema, batches))
     }
 
     /// Run user SQL and return its schema and rows.
     pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
         let df = self.ctx.sql(sql).await.map_err(ComplianceError::UserSql)?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(ComplianceError::UserSql)?;
+        let schema = batches.first().map_or(planned, |b| b.schema());
         Ok((schema, batches))
     }
 }

@@ -32,7 +32,10 @@ pub struct Computation {
 
 /// Derive and rebuild the derived tables of `data_dir`; `today` is the local (Europe/London)
 /// date used for the waiting list and for extending the table to the current month.
-pub async fn materialise(data_dir: &DataDir, today: NaiveDate) -> Result<Computation, ComplianceError> {
+pub async fn materialise(
+    data_dir: &DataDir,
+    today: NaiveDate,
+) -> Result<Computation, ComplianceError> {
     let started = Instant::now();
     let engine = Engine::open(data_dir, None).await?;
 
@@ -43,7 +46,9 @@ pub async fn materialise(data_dir: &DataDir, today: NaiveDate) -> Result<Computa
     let range = engine.activity_range().await?;
     let from = range.map_or(current, |r| r.0.min(current));
     let to = range.map_or(current, |r| r.1.max(current));
-    let monthly = engine.monthly(Some(from), Some(to), WaitKind::Official).await?;
+    let monthly = engine
+        .monthly(Some(from), Some(to), WaitKind::Official)
+        .await?;
     let (schema, batch) = monthly_batch(&monthly)?;
     write_parquet_replacing(&data_dir.derived_file("monthly"), schema, &[batch])?;
 

@@ -99,8 +99,14 @@ mod tests {
         let m: Month = "2025-04".parse().unwrap();
         assert_eq!(m.to_string(), "2025-04");
         assert_eq!(m.next().to_string(), "2025-05");
-        assert_eq!("2025-12".parse::<Month>().unwrap().next().to_string(), "2026-01");
-        assert_eq!("2026-01".parse::<Month>().unwrap().previous().to_string(), "2025-12");
+        assert_eq!(
+            "2025-12".parse::<Month>().unwrap().next().to_string(),
+            "2026-01"
+        );
+        assert_eq!(
+            "2026-01".parse::<Month>().unwrap().previous().to_string(),
+            "2025-12"
+        );
         for bad in ["2025-13", "2025-4", "25-04", "April", "2025-00", ""] {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
         }

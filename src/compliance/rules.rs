@@ -21,7 +21,9 @@ macro_rules! rule {
 
 /// Landed events visible at the snapshot time.
 pub const SCOPED_EVENTS: Rule = rule!("scoped_events");
-/// SPEC 4 rule 1.
+/// SPEC 4 rule 1, deduplication.
+pub const DEDUPED_EVENTS: Rule = rule!("deduped_events");
+/// SPEC 4 rule 1, corrections and retractions.
 pub const EFFECTIVE_EVENTS: Rule = rule!("effective_events");
 /// SPEC 4 rules 2–7.
 pub const PATHWAYS: Rule = rule!("pathways");
@@ -42,8 +44,9 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 10] = [
+pub const ALL: [Rule; 11] = [
     BREACHES,
+    DEDUPED_EVENTS,
     SCOPED_EVENTS,
     EFFECTIVE_EVENTS,
     PATHWAYS,
@@ -59,9 +62,9 @@ impl Rule {
     /// The SQL with each `{name}` replaced by its value. Values are produced by this crate
     /// (dates, fixed identifiers), never by users, so plain substitution is safe.
     pub fn render(&self, params: &[(&str, &str)]) -> String {
-        params
-            .iter()
-            .fold(self.sql.to_string(), |sql, (k, v)| sql.replace(&format!("{{{k}}}"), v))
+        params.iter().fold(self.sql.to_string(), |sql, (k, v)| {
+            sql.replace(&format!("{{{k}}}"), v)
+        })
     }
 }
 
@@ -72,7 +75,11 @@ mod tests {
     #[test]
     fn every_rule_starts_with_a_header_comment() {
         for rule in ALL {
-            assert!(rule.sql.starts_with("-- "), "{} lacks its header", rule.name);
+            assert!(
+                rule.sql.starts_with("-- "),
+                "{} lacks its header",
+                rule.name
+            );
         }
     }
 }

@@ -45,9 +45,7 @@ impl Engine {
     /// The waiting list on `on`.
     pub async fn waiting_list(&self, on: NaiveDate) -> Result<Vec<WaitingRow>, ComplianceError> {
         let date = on.format("%Y-%m-%d").to_string();
-        let (_, batches) = self
-            .run(rules::WAITING_LIST, &[("on_date", &date)])
-            .await?;
+        let (_, batches) = self.run(rules::WAITING_LIST, &[("on_date", &date)]).await?;
         let mut rows = Vec::new();
         for b in &batches {
             let lhb = strings(b, "provider_lhb")?;

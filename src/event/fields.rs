@@ -117,7 +117,10 @@ impl<'a> Fields<'a> {
 
     /// Names present in the object but not in `known`: dropped and counted, never landed.
     pub fn count_unknown(&self, known: &[&str]) -> u32 {
-        self.obj.keys().filter(|k| !known.contains(&k.as_str())).count() as u32
+        self.obj
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .count() as u32
     }
 }
 

@@ -37,7 +37,8 @@ impl Pseudonymiser {
     /// A pseudonymiser keyed with the UTF-8 bytes of `key`.
     pub fn new(key: &str) -> Self {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("hmac takes any key length");
+        let mac =
+            Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("hmac takes any key length");
         Pseudonymiser { mac }
     }
 
@@ -67,8 +68,12 @@ mod tests {
         assert!(!is_valid_nhs_number("943476591"), "nine digits");
         assert!(!is_valid_nhs_number("943 476 5919"), "spaces");
         assert!(!is_valid_nhs_number("94347659l9"), "letter");
-        // 1000000010: sum = 10 → check 11 − 10 = 1.
-        assert!(is_valid_nhs_number("1000000010"));
+        // 100000000|1: sum = 10 → check 11 − 10 = 1.
+        assert!(is_valid_nhs_number("1000000001"));
+        assert!(
+            !is_valid_nhs_number("1000000010"),
+            "sum 12 → check 10: never valid"
+        );
         // 0000000000: sum 0 → check 11 → 0, valid by arithmetic.
         assert!(is_valid_nhs_number("0000000000"));
     }
@@ -82,9 +87,9 @@ mod tests {
         assert!(is_valid_nhs_number(&format!("{stem}6")));
         let stem = "010000000"; // 9 → check 2
         assert!(is_valid_nhs_number(&format!("{stem}2")));
-        let stem = "000000050"; // 5 × 2 = 10 → check 1
+        let stem = "000000005"; // 5 × 2 = 10 → check 1
         assert!(is_valid_nhs_number(&format!("{stem}1")));
-        let stem = "000000060"; // 6 × 2 = 12 ≡ 1 → check 10: impossible
+        let stem = "000000006"; // 6 × 2 = 12 ≡ 1 → check 10: impossible
         assert!((0..10).all(|d| !is_valid_nhs_number(&format!("{stem}{d}"))));
     }
 
@@ -94,7 +99,9 @@ mod tests {
         let b = Pseudonymiser::new("key-b");
         let p = a.pseudonym("9434765919");
         assert_eq!(p.len(), 64);
-        assert!(p.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(p
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(p, a.pseudonym("9434765919"), "stable");
         assert_ne!(p, b.pseudonym("9434765919"), "keyed");
         assert!(!format!("{a:?}").contains("key-a"));

@@ -85,11 +85,17 @@ impl Rejection {
 
     /// `field` is absent (or null).
     pub fn missing(field: &str) -> Self {
-        Self::new(Reason::MissingField, format!("{field}: required field is absent"))
+        Self::new(
+            Reason::MissingField,
+            format!("{field}: required field is absent"),
+        )
     }
 
     /// `field` has the wrong type, format or value; `expected` says what was wanted.
     pub fn invalid(field: &str, expected: &str) -> Self {
-        Self::new(Reason::InvalidField, format!("{field}: expected {expected}"))
+        Self::new(
+            Reason::InvalidField,
+            format!("{field}: expected {expected}"),
+        )
     }
 }

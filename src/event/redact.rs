@@ -51,14 +51,13 @@ fn redact_text(text: &str) -> String {
         Regex::new(r#"("(?:nhs_number|date_of_birth)"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]*)"#)
             .expect("static regex")
     });
-    re.replace_all(text, format!("${{1}}\"{REDACTED}\"")).into_owned()
+    re.replace_all(text, format!("${{1}}\"{REDACTED}\""))
+        .into_owned()
 }
 
 fn mask_nhs_like_digits(text: &str) -> String {
     static DIGITS: OnceLock<Regex> = OnceLock::new();
-    let re = DIGITS.get_or_init(|| {
-        Regex::new(r"\d{3}[ -]?\d{3}[ -]?\d{4}").expect("static regex")
-    });
+    let re = DIGITS.get_or_init(|| Regex::new(r"\d{3}[ -]?\d{3}[ -]?\d{4}").expect("static regex"));
     re.replace_all(text, |caps: &regex::Captures<'_>| {
         let m = &caps[0];
         let digits: String = m.chars().filter(char::is_ascii_digit).collect();
@@ -111,7 +110,10 @@ mod tests {
         assert!(!out.contains("9434765919"));
         let out = redacted_payload(b"note: 943 476 5919 and not 1234567890");
         assert!(!out.contains("943 476 5919"), "{out}");
-        assert!(out.contains("1234567890"), "not a valid NHS number, kept: {out}");
+        assert!(
+            out.contains("1234567890"),
+            "not a valid NHS number, kept: {out}"
+        );
     }
 
     #[test]

@@ -48,7 +48,11 @@ pub fn board(ods: &str) -> Option<&'static Board> {
 pub fn is_local_authority(code: &str) -> bool {
     static CODES: OnceLock<Vec<String>> = OnceLock::new();
     CODES
-        .get_or_init(|| data_rows(LOCAL_AUTHORITIES_CSV).map(|c| c[0].to_string()).collect())
+        .get_or_init(|| {
+            data_rows(LOCAL_AUTHORITIES_CSV)
+                .map(|c| c[0].to_string())
+                .collect()
+        })
         .iter()
         .any(|c| c == code)
 }

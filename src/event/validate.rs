@@ -38,7 +38,13 @@ const PATIENT_FIELDS: [&str; 8] = [
     "wimd_quintile",
     "local_authority",
 ];
-const REFERRAL_SOURCES: [&str; 5] = ["gp", "other_primary_care", "secondary_care", "self", "other"];
+const REFERRAL_SOURCES: [&str; 5] = [
+    "gp",
+    "other_primary_care",
+    "secondary_care",
+    "self",
+    "other",
+];
 const ASSESSMENT_OUTCOMES: [&str; 4] = [
     "intervention_needed",
     "referred_on",
@@ -132,7 +138,9 @@ impl Validator {
             if expected != provider_lhb {
                 return Err(Rejection::new(
                     Reason::BoardMismatch,
-                    format!("provider_lhb: {provider_lhb} arrived on the topic of board {expected}"),
+                    format!(
+                        "provider_lhb: {provider_lhb} arrived on the topic of board {expected}"
+                    ),
                 ));
             }
         }
@@ -196,7 +204,10 @@ impl Validator {
                     source,
                     patient,
                 };
-                (payload, &["referral_received_date", "referral_source", "patient"])
+                (
+                    payload,
+                    &["referral_received_date", "referral_source", "patient"],
+                )
             }
             EventType::AssessmentUndertaken => (
                 Payload::Assessment {

@@ -30,7 +30,11 @@ pub fn router(status: Arc<ServiceStatus>) -> Router {
 }
 
 /// Serve `router` on `listener` until `stop` is cancelled.
-pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
@@ -38,7 +42,10 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
 
 async fn metrics(State(s): State<Arc<ServiceStatus>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
         .into_response()
@@ -48,11 +55,18 @@ async fn ready(State(s): State<Arc<ServiceStatus>>) -> Response {
     let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     match s.readiness(now) {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()).into_response(),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
     }
 }
 
-async fn page(State(s): State<Arc<ServiceStatus>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn page(
+    State(s): State<Arc<ServiceStatus>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let lang = status_page::Lang::from_query(q.get("lang").map(String::as_str));
     match s.latest() {
         Some(c) => {

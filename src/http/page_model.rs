@@ -86,7 +86,11 @@ pub fn status_page(
         }
         m
     };
-    let months: Vec<String> = first_trend.through(current).iter().map(Month::to_string).collect();
+    let months: Vec<String> = first_trend
+        .through(current)
+        .iter()
+        .map(Month::to_string)
+        .collect();
     // WALES first (drawn bold), then the boards.
     let trend = std::iter::once(&WALES)
         .chain(codes.iter().filter(|c| **c != WALES))
@@ -96,9 +100,9 @@ pub fn status_page(
             points: months
                 .iter()
                 .map(|p| {
-                    let row = rows
-                        .iter()
-                        .find(|r| r.provider_lhb == *code && &r.period == p && r.age_group == "all");
+                    let row = rows.iter().find(|r| {
+                        r.provider_lhb == *code && &r.period == p && r.age_group == "all"
+                    });
                     TrendPoint {
                         period: p.clone(),
                         assessment_pct: row.and_then(|r| pct(&r.assessments)),

@@ -174,7 +174,13 @@ impl PendingBatch {
         self.events.len() + self.dead.len()
     }
 
-    fn add(&mut self, validator: &Validator, line: &Line, line_no: i64, summary: &mut IngestSummary) {
+    fn add(
+        &mut self,
+        validator: &Validator,
+        line: &Line,
+        line_no: i64,
+        summary: &mut IngestSummary,
+    ) {
         if self.first_line == 0 {
             self.first_line = line_no;
         }
@@ -214,7 +220,11 @@ impl PendingBatch {
         }
     }
 
-    fn commit(self, landing: &mut Landing, summary: &mut IngestSummary) -> Result<(), FileIngestError> {
+    fn commit(
+        self,
+        landing: &mut Landing,
+        summary: &mut IngestSummary,
+    ) -> Result<(), FileIngestError> {
         let hash = hex::encode(self.hasher.finalize());
         let batch = Batch {
             stem: file_stem(&hash[..16], self.first_line, self.last_line),

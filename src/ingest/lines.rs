@@ -40,7 +40,8 @@ impl<R: BufRead> BoundedLines<R> {
                 None => (buf, None),
             };
             let room = self.keep.saturating_sub(line.bytes.len());
-            line.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            line.bytes
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
             line.full_len += chunk.len();
             let consumed = done.unwrap_or(buf.len());
             self.inner.consume(consumed);

@@ -29,7 +29,11 @@ pub enum ProduceError {
 
 /// Create `lpmhss.events.<ods>` for each board with `partitions` partitions (existing topics
 /// are left alone).
-pub async fn ensure_topics(brokers: &str, boards: &[String], partitions: i32) -> Result<(), ProduceError> {
+pub async fn ensure_topics(
+    brokers: &str,
+    boards: &[String],
+    partitions: i32,
+) -> Result<(), ProduceError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
@@ -39,7 +43,10 @@ pub async fn ensure_topics(brokers: &str, boards: &[String], partitions: i32) ->
         .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
         .collect();
     let results = admin
-        .create_topics(&topics, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .create_topics(
+            &topics,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
         .await?;
     for r in results {
         if let Err((name, code)) = r {

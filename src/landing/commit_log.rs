@@ -55,27 +55,27 @@ pub struct CommitEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum CommitLogError {
     /// Filesystem failure.
-    #[error("commit log {path}: {source}")]
+    #[error("commit log {path}: {cause}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The cause.
-        source: io::Error,
+        cause: io::Error,
     },
     /// An entry that does not parse: the log was edited or damaged.
-    #[error("commit log entry {path} is damaged: {source}")]
+    #[error("commit log entry {path} is damaged: {cause}")]
     Damaged {
         /// The entry.
         path: PathBuf,
         /// The cause.
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CommitLogError + '_ {
-    move |source| CommitLogError::Io {
+    move |cause| CommitLogError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -118,7 +118,7 @@ impl CommitLog {
         for (_, path) in fresh {
             let bytes = fs::read(&path).map_err(io_err(&path))?;
             let entry: CommitEntry = serde_json::from_slice(&bytes)
-                .map_err(|source| CommitLogError::Damaged { path, source })?;
+                .map_err(|cause| CommitLogError::Damaged { path, cause })?;
             self.record(entry);
         }
         Ok(())
@@ -147,7 +147,9 @@ impl CommitLog {
 
     /// Where consumption of a partition resumes; `None` if it never landed anything.
     pub fn next_offset(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.next_offsets.get(&(topic.to_string(), partition)).copied()
+        self.next_offsets
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 
     /// Append an entry (its `seq` is assigned here). If another process took the next

@@ -7,7 +7,10 @@ use std::path::Path;
 
 /// fsync the directory holding `path`, making a create or rename in it durable.
 pub fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     File::open(dir)?.sync_all()
 }
 
@@ -23,7 +26,7 @@ pub fn replace_file(tmp: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Create `dir` and its parents, syncing each newly created level's parent.
 pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {

@@ -22,8 +22,8 @@ mod writer;
 pub use commit_log::{CommitEntry, CommitLog, CommitLogError, CommittedFile, PartitionOffset};
 pub use durable::{create_dir_durable, replace_file, sync_parent_dir};
 pub use layout::{
-    file_stem, kafka_partition_prefix, kafka_stem, DataDir, Table, DERIVED_TABLES,
-    PARTITION_KEY, UNKNOWN_PARTITION,
+    file_stem, kafka_partition_prefix, kafka_stem, DataDir, Table, DERIVED_TABLES, PARTITION_KEY,
+    UNKNOWN_PARTITION,
 };
 pub use rows::{dead_letters_batch, events_batch, DeadLetterRow, EventRow, Source};
 pub use schema::{dead_letters_schema, events_schema};
@@ -41,12 +41,12 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum LandingError {
     /// Filesystem failure.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File or directory.
         path: PathBuf,
         /// Cause.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Arrow or Parquet encoding failure.
     #[error("encoding {path}: {message}")]
@@ -62,9 +62,9 @@ pub enum LandingError {
 }
 
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(io::Error) -> LandingError + '_ {
-    move |source| LandingError::Io {
+    move |cause| LandingError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 

@@ -97,22 +97,27 @@ fn source_columns<'a>(sources: impl Iterator<Item = &'a Source> + Clone) -> Vec<
 }
 
 fn landed_at_column(n: usize, landed_at: DateTime<Utc>) -> ArrayRef {
-    Arc::new(
-        TimestampMicrosecondArray::from(vec![micros(landed_at); n]).with_timezone("UTC"),
-    )
+    Arc::new(TimestampMicrosecondArray::from(vec![micros(landed_at); n]).with_timezone("UTC"))
+}
+
+fn patient_of(e: &LandedEvent) -> Option<&Patient> {
+    match &e.payload {
+        Payload::Referral { patient, .. } => Some(patient),
+        _ => None,
+    }
 }
 
 /// Column-wise conversion of events into the `events` schema.
-pub fn events_batch(rows: &[EventRow], landed_at: DateTime<Utc>) -> Result<RecordBatch, ArrowError> {
+pub fn events_batch(
+    rows: &[EventRow],
+    landed_at: DateTime<Utc>,
+) -> Result<RecordBatch, ArrowError> {
     let ev = || rows.iter().map(|r| &r.event);
-    let patient = |e: &LandedEvent| -> Option<&Patient> {
-        match &e.payload {
-            Payload::Referral { patient, .. } => Some(patient),
-            _ => None,
-        }
-    };
+    let patient = patient_of;
     let date_col = |f: fn(&Payload) -> Option<NaiveDate>| -> ArrayRef {
-        Arc::new(Date32Array::from_iter(ev().map(|e| f(&e.payload).map(days))))
+        Arc::new(Date32Array::from_iter(
+            ev().map(|e| f(&e.payload).map(days)),
+        ))
     };
     let str_col = |f: fn(&LandedEvent) -> Option<&str>| strings(ev().map(f));
 

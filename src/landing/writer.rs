@@ -11,7 +11,9 @@ use std::path::Path;
 fn properties() -> WriterProperties {
     // zstd level 1: close to snappy's speed with noticeably smaller files.
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("level 1 is valid"),
+        ))
         .set_created_by(format!("lpmhss {}", env!("CARGO_PKG_VERSION")))
         .build()
 }

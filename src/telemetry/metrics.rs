@@ -59,7 +59,8 @@ impl std::fmt::Debug for Metrics {
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
-    r.register(Box::new(c.clone())).expect("metric names are unique");
+    r.register(Box::new(c.clone()))
+        .expect("metric names are unique");
     c
 }
 
@@ -68,10 +69,16 @@ impl Metrics {
     pub fn new(target_ratio: f64, silence_threshold_seconds: f64) -> Metrics {
         let r = Registry::new();
         let gv = |name: &str, help: &str, labels: &[&str]| {
-            reg(&r, GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+            reg(
+                &r,
+                GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
         };
         let igv = |name: &str, help: &str, labels: &[&str]| {
-            reg(&r, IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+            reg(
+                &r,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
         };
         let period_labels = ["lhb", "age_group", "period"];
         let band_labels = ["lhb", "age_group", "period", "band"];
@@ -97,9 +104,23 @@ impl Metrics {
             partitions_assigned: reg(&r, IntGauge::new("lpmhss_partitions_assigned", "Kafka partitions currently assigned to this process").expect("valid metric")),
             registry: r,
         };
-        let target = reg(&m.registry, Gauge::new("lpmhss_target_ratio", "National target for both measures (0-1)").expect("valid metric"));
+        let target = reg(
+            &m.registry,
+            Gauge::new(
+                "lpmhss_target_ratio",
+                "National target for both measures (0-1)",
+            )
+            .expect("valid metric"),
+        );
         target.set(target_ratio);
-        let silence = reg(&m.registry, Gauge::new("lpmhss_feed_silence_threshold_seconds", "A board feed silent for longer than this is alerted on").expect("valid metric"));
+        let silence = reg(
+            &m.registry,
+            Gauge::new(
+                "lpmhss_feed_silence_threshold_seconds",
+                "A board feed silent for longer than this is alerted on",
+            )
+            .expect("valid metric"),
+        );
         silence.set(silence_threshold_seconds);
         // Zero series up front so rate() and absent-vs-zero behave from the first scrape.
         for reason in Reason::ALL {
@@ -107,7 +128,8 @@ impl Metrics {
         }
         for board in reference::boards() {
             for t in EventType::ALL {
-                m.events_ingested.with_label_values(&[&board.ods, t.as_str()]);
+                m.events_ingested
+                    .with_label_values(&[&board.ods, t.as_str()]);
             }
             for flag in FLAGS {
                 m.data_quality.with_label_values(&[&board.ods, flag]).set(0);
@@ -118,7 +140,9 @@ impl Metrics {
 
     /// An event landed.
     pub fn event_landed(&self, lhb: &str, event_type: &str, unknown_fields: u32) {
-        self.events_ingested.with_label_values(&[lhb, event_type]).inc();
+        self.events_ingested
+            .with_label_values(&[lhb, event_type])
+            .inc();
         if unknown_fields > 0 {
             self.unknown_fields.inc_by(u64::from(unknown_fields));
         }
@@ -126,7 +150,9 @@ impl Metrics {
 
     /// A message was dead-lettered.
     pub fn event_dead_lettered(&self, reason: Reason) {
-        self.dead_lettered.with_label_values(&[reason.as_str()]).inc();
+        self.dead_lettered
+            .with_label_values(&[reason.as_str()])
+            .inc();
     }
 
     /// A batch was committed; `boards` are the boards whose events it held.
@@ -178,14 +204,29 @@ impl Metrics {
             self.referrals
                 .with_label_values(&labels)
                 .set(row.referrals_received as i64);
-            set_stage(&self.assessment_ratio, &self.assessments, &labels, &row.assessments);
-            set_stage(&self.intervention_ratio, &self.interventions, &labels, &row.interventions);
+            set_stage(
+                &self.assessment_ratio,
+                &self.assessments,
+                &labels,
+                &row.assessments,
+            );
+            set_stage(
+                &self.intervention_ratio,
+                &self.interventions,
+                &labels,
+                &row.interventions,
+            );
         }
         for w in &c.waiting {
             let bands = [w.within_28, w.from_29_to_56, w.over_56];
             for (band, n) in BANDS.iter().zip(bands) {
                 self.waiting
-                    .with_label_values(&[&w.provider_lhb, &w.age_group, &w.stage, band])
+                    .with_label_values(&[
+                        w.provider_lhb.as_str(),
+                        w.age_group.as_str(),
+                        w.stage.as_str(),
+                        band,
+                    ])
                     .set(n as i64);
             }
             if w.age_group == "all" {
@@ -236,7 +277,11 @@ impl Metrics {
         for board in reference::boards() {
             let n = EventType::ALL
                 .iter()
-                .map(|t| self.events_ingested.with_label_values(&[&board.ods, t.as_str()]).get())
+                .map(|t| {
+                    self.events_ingested
+                        .with_label_values(&[&board.ods, t.as_str()])
+                        .get()
+                })
                 .sum();
             out.insert(board.ods.clone(), n);
         }

@@ -8,7 +8,10 @@ fn one_line_error(out: &std::process::Output) -> String {
     assert_ne!(out.status.code(), Some(101), "panicked");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.lines().filter(|l| !l.trim().is_empty()).count() <= 3, "{err}");
+    assert!(
+        err.lines().filter(|l| !l.trim().is_empty()).count() <= 3,
+        "{err}"
+    );
     err
 }
 
@@ -27,13 +30,11 @@ fn unreadable_input_fails_before_anything_lands() {
     let good = tmp.path().join("good.ndjson");
     std::fs::write(&good, "{}\n").unwrap();
     let data = tmp.path().join("data");
-    let err = one_line_error(&run(
-        lpmhss()
-            .args(["ingest", "--data-dir"])
-            .arg(&data)
-            .arg(&good)
-            .arg(tmp.path().join("missing.ndjson")),
-    ));
+    let err = one_line_error(&run(lpmhss()
+        .args(["ingest", "--data-dir"])
+        .arg(&data)
+        .arg(&good)
+        .arg(tmp.path().join("missing.ndjson"))));
     assert!(err.contains("missing.ndjson"), "{err}");
     assert!(!data.join("events").exists() && !data.join("dead_letters").exists());
 }
@@ -41,17 +42,20 @@ fn unreadable_input_fails_before_anything_lands() {
 #[test]
 fn bad_month_and_bad_range() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = one_line_error(&run(
-        lpmhss()
-            .args(["report", "--from", "2024-13", "--data-dir"])
-            .arg(tmp.path()),
-    ));
+    let err = one_line_error(&run(lpmhss()
+        .args(["report", "--from", "2024-13", "--data-dir"])
+        .arg(tmp.path())));
     assert!(err.contains("YYYY-MM"), "{err}");
-    let err = one_line_error(&run(
-        lpmhss()
-            .args(["report", "--from", "2024-05", "--to", "2024-01", "--data-dir"])
-            .arg(tmp.path()),
-    ));
+    let err = one_line_error(&run(lpmhss()
+        .args([
+            "report",
+            "--from",
+            "2024-05",
+            "--to",
+            "2024-01",
+            "--data-dir",
+        ])
+        .arg(tmp.path())));
     assert!(err.contains("after"), "{err}");
 }
 
@@ -60,18 +64,14 @@ fn bad_sql() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     crate::support::ingest_text(&data, "");
-    let err = one_line_error(&run(
-        lpmhss()
-            .args(["sql", "--data-dir"])
-            .arg(&data)
-            .arg("SELEC nonsense"),
-    ));
+    let err = one_line_error(&run(lpmhss()
+        .args(["sql", "--data-dir"])
+        .arg(&data)
+        .arg("SELEC nonsense")));
     assert!(err.contains("query failed"), "{err}");
-    let err = one_line_error(&run(
-        lpmhss()
-            .args(["sql", "--data-dir"])
-            .arg(&data)
-            .arg("SELECT * FROM no_such_table"),
-    ));
+    let err = one_line_error(&run(lpmhss()
+        .args(["sql", "--data-dir"])
+        .arg(&data)
+        .arg("SELECT * FROM no_such_table")));
     assert!(err.contains("no_such_table"), "{err}");
 }

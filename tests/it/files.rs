@@ -6,7 +6,7 @@ use crate::support::events::to_ndjson;
 use crate::support::{lpmhss, run, run_ok, sql, sql_count};
 use std::path::Path;
 
-const NHS_NUMBERS: [&str; 3] = ["9434765919", "4010232137", "9876543210"];
+const NHS_NUMBERS: [&str; 3] = ["9434765919", "4010232137", "9434765918"];
 const DOBS: [&str; 2] = ["1987-06-05", "2009-11-23"];
 
 fn privacy_feed() -> String {
@@ -15,7 +15,7 @@ fn privacy_feed() -> String {
         "referral id=p2 ref=b date=2024-01-06 dob=2009-11-23 nhs=4010232137",
         "assessment id=p3 ref=a date=2024-01-20",
         // Wrong check digit: dead-lettered, the payload must be redacted.
-        "referral id=p4 ref=c date=2024-01-07 dob=1987-06-05 nhs=9876543210",
+        "referral id=p4 ref=c date=2024-01-07 dob=1987-06-05 nhs=9434765918",
     ]);
     // Malformed JSON that still carries identifiers.
     s.push_str("{\"patient\":{\"nhs_number\":\"9434765919\",\"date_of_birth\":\"1987-06-05\"\n");
@@ -27,7 +27,14 @@ fn all_text_of(dir: &Path) -> String {
     // Every table through SQL (Parquet is compressed, so raw bytes prove nothing), plus every
     // non-Parquet file byte for byte.
     let mut text = String::new();
-    for t in ["events", "dead_letters", "pathways", "monthly", "data_quality", "waiting_list"] {
+    for t in [
+        "events",
+        "dead_letters",
+        "pathways",
+        "monthly",
+        "data_quality",
+        "waiting_list",
+    ] {
         text.push_str(&sql(dir, &format!("SELECT * FROM {t}")));
     }
     for entry in walk(dir) {
@@ -57,13 +64,11 @@ fn no_nhs_number_or_date_of_birth_reaches_disk_logs_or_dead_letters() {
     let dir = tmp.path().join("data");
     let feed = tmp.path().join("feed.ndjson");
     std::fs::write(&feed, privacy_feed()).unwrap();
-    let out = run(
-        lpmhss()
-            .env("RUST_LOG", "trace")
-            .args(["ingest", "--data-dir"])
-            .arg(&dir)
-            .arg(&feed),
-    );
+    let out = run(lpmhss()
+        .env("RUST_LOG", "trace")
+        .args(["ingest", "--data-dir"])
+        .arg(&dir)
+        .arg(&feed));
     assert!(out.status.success());
     let logs = format!(
         "{}{}",
@@ -71,16 +76,23 @@ fn no_nhs_number_or_date_of_birth_reaches_disk_logs_or_dead_letters() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stored = all_text_of(&dir);
-    assert!(stored.contains("REDACTED"), "dead letters keep a redacted payload");
+    assert!(
+        stored.contains("REDACTED"),
+        "dead letters keep a redacted payload"
+    );
     assert_eq!(sql_count(&dir, "SELECT count(*) FROM dead_letters"), 3);
     for secret in NHS_NUMBERS.iter().chain(DOBS.iter()) {
-        assert!(!stored.contains(secret), "{secret} reached the data directory");
+        assert!(
+            !stored.contains(secret),
+            "{secret} reached the data directory"
+        );
         assert!(!logs.contains(secret), "{secret} reached the logs");
     }
     assert!(!stored.contains("943 476 5919"));
     // The pseudonym is the keyed HMAC, and the age replaces the date of birth.
     let pseudo = sql(&dir, "SELECT patient_pseudo_id, age_at_referral FROM events WHERE referral_id = 'a' AND event_type = 'referral_received'");
-    let expected = lpmhss::event::Pseudonymiser::new(crate::support::TEST_KEY).pseudonym("9434765919");
+    let expected =
+        lpmhss::event::Pseudonymiser::new(crate::support::TEST_KEY).pseudonym("9434765919");
     assert!(pseudo.contains(&format!("{expected},36")), "{pseudo}");
 }
 
@@ -91,7 +103,20 @@ fn every_line_lands_exactly_once_and_reingest_does_not_duplicate() {
     let feed = tmp.path().join("feed.ndjson");
     let n = run_ok(
         lpmhss()
-            .args(["simulate", "--months", "2", "--referrals-per-month", "400", "--seed", "7", "--invalid-share", "0.05", "--end", "2024-06-30T12:00:00Z", "--out"])
+            .args([
+                "simulate",
+                "--months",
+                "2",
+                "--referrals-per-month",
+                "400",
+                "--seed",
+                "7",
+                "--invalid-share",
+                "0.05",
+                "--end",
+                "2024-06-30T12:00:00Z",
+                "--out",
+            ])
             .arg(&feed),
     );
     let _ = n;
@@ -108,7 +133,11 @@ fn every_line_lands_exactly_once_and_reingest_does_not_duplicate() {
         );
     }
     let q = "SELECT count(*) FROM (SELECT source_line FROM events UNION ALL SELECT source_line FROM dead_letters)";
-    assert_eq!(sql_count(&dir, q), lines, "each line once, even after ingesting twice");
+    assert_eq!(
+        sql_count(&dir, q),
+        lines,
+        "each line once, even after ingesting twice"
+    );
     let dup = "SELECT count(*) FROM (SELECT source_line, count(*) c FROM (SELECT source_line FROM events UNION ALL SELECT source_line FROM dead_letters) GROUP BY source_line HAVING count(*) > 1)";
     assert_eq!(sql_count(&dir, dup), 0);
     assert!(sql_count(&dir, "SELECT count(*) FROM dead_letters") > 0);
@@ -177,5 +206,8 @@ print(ev[0], ev[1], dl[0][0], float(mo[0]), sum(t.num_rows for t in tables) > 0)
         "python failed (run scripts/setup.sh): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3 2 malformed 100.0 True");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "3 2 malformed 100.0 True"
+    );
 }

@@ -23,7 +23,7 @@ fn users_of(krate: &str) -> Vec<String> {
             std::fs::read_to_string(p)
                 .unwrap()
                 .lines()
-                .any(|l| l.trim_start().starts_with("use ") && l.contains(&format!("{krate}::")))
+                .any(|l| l.trim_start().starts_with(&format!("use {krate}::")))
         })
         .map(|p| p.strip_prefix(&src).unwrap().to_string_lossy().into_owned())
         .collect()
@@ -32,7 +32,10 @@ fn users_of(krate: &str) -> Vec<String> {
 #[test]
 fn one_owner_per_dependency() {
     for f in users_of("rdkafka") {
-        assert!(f.starts_with("ingest/") || f == "app/demo.rs", "{f} imports rdkafka");
+        assert!(
+            f.starts_with("ingest/") || f == "app/demo.rs",
+            "{f} imports rdkafka"
+        );
     }
     for f in users_of("datafusion") {
         assert!(f.starts_with("compliance/"), "{f} imports datafusion");
@@ -50,7 +53,14 @@ fn event_module_is_pure() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/event");
     for f in sources(&dir) {
         let text = std::fs::read_to_string(&f).unwrap();
-        for banned in ["std::fs", "tokio", "std::net", "tracing::", "prometheus", "Utc::now"] {
+        for banned in [
+            "std::fs",
+            "tokio",
+            "std::net",
+            "tracing::",
+            "prometheus",
+            "Utc::now",
+        ] {
             assert!(!text.contains(banned), "{} uses {banned}", f.display());
         }
     }
@@ -61,6 +71,10 @@ fn every_source_file_starts_with_a_module_doc() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for f in sources(&src) {
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(text.starts_with("//!"), "{} lacks a //! header", f.display());
+        assert!(
+            text.starts_with("//!"),
+            "{} lacks a //! header",
+            f.display()
+        );
     }
 }

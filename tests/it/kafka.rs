@@ -115,7 +115,9 @@ fn wait_all_landed(data: &Path, expected: usize, timeout: Duration) {
 
 fn stop(mut g: Guard) {
     g.signal(15);
-    let status = g.wait_timeout(Duration::from_secs(30)).expect("exits after SIGTERM");
+    let status = g
+        .wait_timeout(Duration::from_secs(30))
+        .expect("exits after SIGTERM");
     assert!(status.success(), "serve exited with {status:?}");
 }
 
@@ -137,13 +139,21 @@ fn serve_lands_the_same_report_as_file_ingest() {
         .collect();
     std::fs::write(&file, text).unwrap();
     let filed = tmp.path().join("filed");
-    run_ok(lpmhss().args(["ingest", "--data-dir"]).arg(&filed).arg(&file));
+    run_ok(
+        lpmhss()
+            .args(["ingest", "--data-dir"])
+            .arg(&filed)
+            .arg(&file),
+    );
     let report = |d: &Path| run_ok(lpmhss().args(["report", "--data-dir"]).arg(d));
     let (a, b) = (report(&streamed), report(&filed));
     assert!(a.lines().count() > 24, "{a}");
     assert_eq!(a, b, "Kafka and file ingest disagree");
     // Dead letters from Kafka keep their coordinates.
-    let dl = sql(&streamed, "SELECT count(*) FROM dead_letters WHERE source_topic IS NULL OR source_offset IS NULL");
+    let dl = sql(
+        &streamed,
+        "SELECT count(*) FROM dead_letters WHERE source_topic IS NULL OR source_offset IS NULL",
+    );
     assert_eq!(dl.lines().nth(1), Some("0"));
 }
 
@@ -161,7 +171,10 @@ fn crash_then_recover(point: &str) {
     let status = crashing
         .wait_timeout(Duration::from_secs(60))
         .expect("the injected crash happens");
-    assert!(!status.success(), "{point}: expected a crash, got {status:?}");
+    assert!(
+        !status.success(),
+        "{point}: expected a crash, got {status:?}"
+    );
     let recovered = Serve::new(&broker, &data, point).start();
     wait_all_landed(&data, messages.len(), Duration::from_secs(120));
     stop(recovered);
@@ -189,7 +202,8 @@ fn kill_9_at_random_moments_then_exactly_once() {
     produce(&broker, &messages);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let serve = Serve::new(&broker, &data, "random-kills").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "150");
+    let serve = Serve::new(&broker, &data, "random-kills")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "150");
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..4 {
         seed ^= seed << 13;
@@ -210,24 +224,28 @@ fn two_processes_share_partitions_and_survive_one_being_killed() {
     let messages = feed(8000, 9);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let serve = Serve::new(&broker, &data, "pair").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
+    let serve =
+        Serve::new(&broker, &data, "pair").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
     let mut a = serve.start();
     let b = serve.start();
     std::thread::sleep(Duration::from_secs(8));
     produce(&broker, &messages[..4000]);
-    wait_for(Duration::from_secs(60), || (landed(&data).0 > 1000).then_some(()))
-        .expect("both consume");
+    wait_for(Duration::from_secs(60), || {
+        (landed(&data).0 > 1000).then_some(())
+    })
+    .expect("both consume");
     a.kill9();
     produce(&broker, &messages[4000..]);
     wait_all_landed(&data, messages.len(), Duration::from_secs(120));
     stop(b);
     // Both processes wrote commit-log entries: the partitions were shared.
-    let writers: std::collections::BTreeSet<String> = std::fs::read_dir(data.join("_lpmhss/commit_log"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .map(|v| v["writer"].as_str().unwrap_or("").to_string())
-        .collect();
+    let writers: std::collections::BTreeSet<String> =
+        std::fs::read_dir(data.join("_lpmhss/commit_log"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|v| v["writer"].as_str().unwrap_or("").to_string())
+            .collect();
     assert!(writers.len() >= 2, "only {writers:?} landed");
 }
 
@@ -246,8 +264,13 @@ fn sigterm_flushes_and_exits_zero_within_the_grace_period() {
     std::thread::sleep(Duration::from_secs(10));
     let started = std::time::Instant::now();
     g.signal(15);
-    let status = g.wait_timeout(Duration::from_secs(20)).expect("exits within the grace period");
+    let status = g
+        .wait_timeout(Duration::from_secs(20))
+        .expect("exits within the grace period");
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert_eq!(landed(&data), (messages.len() as u64, messages.len() as u64));
+    assert_eq!(
+        landed(&data),
+        (messages.len() as u64, messages.len() as u64)
+    );
 }

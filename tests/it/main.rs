@@ -2,11 +2,14 @@
 
 mod support;
 
+mod analytics;
 mod cli_errors;
+mod demo;
 mod files;
 mod fuzz;
 mod invariants;
 mod kafka;
+mod monitoring;
 mod rules;
 mod validation;
 

@@ -29,7 +29,11 @@ fn every_reason_code_is_produced_exactly_as_specified() {
         let got = match v.validate(payload.as_bytes(), topic.as_deref()) {
             Ok(_) => "ok".to_string(),
             Err(r) => {
-                assert!(!r.detail.contains("9434765919"), "detail leaks: {}", r.detail);
+                assert!(
+                    !r.detail.contains("9434765919"),
+                    "detail leaks: {}",
+                    r.detail
+                );
                 r.reason.as_str().to_string()
             }
         };
@@ -47,8 +51,14 @@ fn every_reason_code_is_produced_exactly_as_specified() {
 fn oversized_and_non_utf8_messages_are_malformed() {
     let v = Validator::new(Pseudonymiser::new("k"));
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(64 * 1024));
-    assert_eq!(v.validate(big.as_bytes(), None).unwrap_err().reason, Reason::Malformed);
-    assert_eq!(v.validate(&[0xff, 0xfe], None).unwrap_err().reason, Reason::Malformed);
+    assert_eq!(
+        v.validate(big.as_bytes(), None).unwrap_err().reason,
+        Reason::Malformed
+    );
+    assert_eq!(
+        v.validate(&[0xff, 0xfe], None).unwrap_err().reason,
+        Reason::Malformed
+    );
 }
 
 #[test]
@@ -56,7 +66,9 @@ fn missing_and_invalid_details_name_the_field() {
     let v = Validator::new(Pseudonymiser::new("k"));
     for (expected, topic, payload) in cases() {
         if expected == "missing_field" || expected == "invalid_field" {
-            let r = v.validate(payload.as_bytes(), topic.as_deref()).unwrap_err();
+            let r = v
+                .validate(payload.as_bytes(), topic.as_deref())
+                .unwrap_err();
             let field = r.detail.split(':').next().unwrap();
             assert!(
                 payload.contains(field.trim_start_matches("patient."))
@@ -83,7 +95,10 @@ fn unknown_fields_are_dropped_and_counted() {
 
 #[test]
 fn file_ingest_sends_each_case_to_exactly_one_table() {
-    let cases: Vec<_> = cases().into_iter().filter(|c| c.1.as_deref() != Some("7A2")).collect();
+    let cases: Vec<_> = cases()
+        .into_iter()
+        .filter(|c| c.1.as_deref() != Some("7A2"))
+        .collect();
     let ndjson: String = cases.iter().map(|c| format!("{}\n", c.2)).collect();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
@@ -92,7 +107,11 @@ fn file_ingest_sends_each_case_to_exactly_one_table() {
         &dir,
         "SELECT source_line, 'ok' AS reason FROM events UNION ALL SELECT source_line, reason FROM dead_letters ORDER BY source_line",
     );
-    let got: Vec<String> = out.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    let got: Vec<String> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().to_string())
+        .collect();
     let want: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
     assert_eq!(got, want);
 }

@@ -34,8 +34,14 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, group_id: &str) -> Clie
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", kafka.session_timeout_ms.to_string())
-        .set("topic.metadata.refresh.interval.ms", kafka.metadata_refresh_ms.to_string())
-        .set("queued.max.messages.kbytes", kafka.queued_max_messages_kbytes.to_string())
+        .set(
+            "topic.metadata.refresh.interval.ms",
+            kafka.metadata_refresh_ms.to_string(),
+        )
+        .set(
+            "queued.max.messages.kbytes",
+            kafka.queued_max_messages_kbytes.to_string(),
+        )
         .set("statistics.interval.ms", "5000")
         // Round-robin spreads single-partition board topics across group members.
         .set("partition.assignment.strategy", "roundrobin")

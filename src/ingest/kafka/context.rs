@@ -22,7 +22,9 @@ impl ClientContext for LandingContext {
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 if *partition >= 0 && pipeline.is_assigned(topic, *partition) {
-                    pipeline.metrics().consumer_lag(topic, *partition, p.consumer_lag);
+                    pipeline
+                        .metrics()
+                        .consumer_lag(topic, *partition, p.consumer_lag);
                 }
             }
         }

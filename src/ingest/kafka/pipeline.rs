@@ -6,8 +6,8 @@
 use crate::event::{redact::redacted_payload, reference, Validator};
 use crate::fault::{FaultPlan, FaultPoint};
 use crate::landing::{
-    kafka_partition_prefix, kafka_stem, Batch, DeadLetterRow, EventRow, Landing,
-    PartitionOffset, Source,
+    kafka_partition_prefix, kafka_stem, Batch, DeadLetterRow, EventRow, Landing, PartitionOffset,
+    Source,
 };
 use crate::status::ServiceStatus;
 use crate::telemetry::Metrics;
@@ -104,14 +104,24 @@ impl Pipeline {
             let next = self.landing.commit_log().next_offset(topic, *partition);
             let prefix = kafka_partition_prefix(topic, *partition);
             match self.landing.remove_uncommitted_temporaries(&prefix) {
-                Ok(n) if n > 0 => tracing::info!(topic, partition, removed = n, "removed uncommitted files of a crashed run"),
+                Ok(n) if n > 0 => tracing::info!(
+                    topic,
+                    partition,
+                    removed = n,
+                    "removed uncommitted files of a crashed run"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(topic, partition, error = %e, "cannot clear temporaries"),
             }
             self.positions
                 .insert((topic.clone(), *partition), next.unwrap_or(0));
             self.buffers.remove(&(topic.clone(), *partition));
-            tracing::info!(topic, partition, resume_at = next.unwrap_or(0), "partition assigned");
+            tracing::info!(
+                topic,
+                partition,
+                resume_at = next.unwrap_or(0),
+                "partition assigned"
+            );
             out.push(next);
         }
         self.metrics().partitions_assigned(self.positions.len());
@@ -119,7 +129,11 @@ impl Pipeline {
     }
 
     /// Partitions taken away: flush what they hold (drop it if that fails), forget them.
-    pub fn on_revoke<C: ConsumerContext>(&mut self, parts: &[PartitionKey], consumer: &BaseConsumer<C>) {
+    pub fn on_revoke<C: ConsumerContext>(
+        &mut self,
+        parts: &[PartitionKey],
+        consumer: &BaseConsumer<C>,
+    ) {
         for key in parts {
             if let Err(e) = self.flush(key, consumer) {
                 tracing::warn!(topic = key.0, partition = key.1, error = %e, "revoked partition not flushed; its messages will be re-read by the next owner");
@@ -132,7 +146,13 @@ impl Pipeline {
     }
 
     /// Accept one message. Returns whether some buffer is due for a size flush.
-    pub fn accept(&mut self, topic: &str, partition: i32, offset: i64, payload: Option<&[u8]>) -> bool {
+    pub fn accept(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        payload: Option<&[u8]>,
+    ) -> bool {
         let key = (topic.to_string(), partition);
         let Some(position) = self.positions.get(&key).copied() else {
             // Not ours (a message from before a revoke): the owner will land it.
@@ -170,7 +190,10 @@ impl Pipeline {
     }
 
     /// Flush every partition whose buffer is full or old, or all when the total is over the bound.
-    pub fn flush_due<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), crate::landing::LandingError> {
+    pub fn flush_due<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), crate::landing::LandingError> {
         let total: usize = self.buffers.values().map(PartitionBuffer::len).sum();
         let due: Vec<PartitionKey> = self
             .buffers
@@ -189,7 +212,10 @@ impl Pipeline {
     }
 
     /// Flush everything (shutdown).
-    pub fn flush_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), crate::landing::LandingError> {
+    pub fn flush_all<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), crate::landing::LandingError> {
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
         for key in keys {
             self.flush(&key, consumer)?;
@@ -197,7 +223,11 @@ impl Pipeline {
         Ok(())
     }
 
-    fn flush<C: ConsumerContext>(&mut self, key: &PartitionKey, consumer: &BaseConsumer<C>) -> Result<(), crate::landing::LandingError> {
+    fn flush<C: ConsumerContext>(
+        &mut self,
+        key: &PartitionKey,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), crate::landing::LandingError> {
         let Some(buffer) = self.buffers.remove(key) else {
             return Ok(());
         };
@@ -210,7 +240,13 @@ impl Pipeline {
         let landed: Vec<(String, &'static str, u32)> = buffer
             .events
             .iter()
-            .map(|r| (r.event.provider_lhb.clone(), r.event.event_type.as_str(), r.event.unknown_fields))
+            .map(|r| {
+                (
+                    r.event.provider_lhb.clone(),
+                    r.event.event_type.as_str(),
+                    r.event.unknown_fields,
+                )
+            })
             .collect();
         let reasons: Vec<_> = buffer.dead.iter().map(|d| d.rejection.reason).collect();
         let batch = Batch {

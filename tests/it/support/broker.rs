@@ -33,7 +33,12 @@ impl Broker {
         let addr = format!("127.0.0.1:{port}");
         let url = format!("tcp://{addr}");
         let child = Command::new(tansu_path())
-            .args(["broker", "--storage-engine", "memory://tansu/", "--listener-url"])
+            .args([
+                "broker",
+                "--storage-engine",
+                "memory://tansu/",
+                "--listener-url",
+            ])
             .arg(&url)
             .arg("--advertised-listener-url")
             .arg(&url)
@@ -49,8 +54,10 @@ impl Broker {
             .map(|b| b.ods.clone())
             .collect();
         let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(lpmhss::ingest::produce::ensure_topics(&addr, &boards, partitions))
-            .expect("create topics");
+        rt.block_on(lpmhss::ingest::produce::ensure_topics(
+            &addr, &boards, partitions,
+        ))
+        .expect("create topics");
         Broker {
             addr,
             _process: process,

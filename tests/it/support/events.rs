@@ -28,13 +28,22 @@ pub fn line_to_json(line: &str) -> String {
     let mut parts = line.split_whitespace();
     let kind = parts.next().expect("event type");
     let kv: HashMap<&str, &str> = parts
-        .map(|p| p.split_once('=').unwrap_or_else(|| panic!("bad token {p} in {line}")))
+        .map(|p| {
+            p.split_once('=')
+                .unwrap_or_else(|| panic!("bad token {p} in {line}"))
+        })
         .collect();
-    let get = |k: &str, d: &'static str| kv.get(k).copied().unwrap_or(d);
+    let get = |k: &str, d: &'static str| -> String { kv.get(k).copied().unwrap_or(d).to_string() };
     let date = get("date", "2024-01-10");
+    let date = date.as_str();
     let mut obj = Map::new();
     obj.insert("schema_version".into(), json!(1));
-    obj.insert("event_id".into(), json!(uuid_for(get("id", line))));
+    obj.insert(
+        "event_id".into(),
+        json!(uuid_for(
+            &kv.get("id").map_or(line.to_string(), |s| s.to_string())
+        )),
+    );
     obj.insert("provider_lhb".into(), json!(get("lhb", "7A1")));
     obj.insert("referral_id".into(), json!(get("ref", "r1")));
     let rec = kv
@@ -96,7 +105,7 @@ pub fn line_to_json(line: &str) -> String {
             "referral_closed"
         }
         "retract" => {
-            obj.insert("retracts".into(), json!(uuid_for(get("retracts", ""))));
+            obj.insert("retracts".into(), json!(uuid_for(&get("retracts", ""))));
             "event_retracted"
         }
         other => panic!("unknown event kind {other}"),
