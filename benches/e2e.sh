@@ -91,6 +91,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+forget_pid() { local keep=() p; for p in "${PIDS[@]:-}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]:-}"); }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { # port seconds
   local deadline=$(( $(date +%s) + $2 ))
@@ -192,6 +193,7 @@ bench_size() {
   rm -f "$WORK/run/serve.pid"
   log "[$n]   $(cat "$res/serve.json")"
   kill "$tansu" 2>/dev/null || true; wait "$tansu" 2>/dev/null || true
+  forget_pid "$tansu"
 
   # 5. file ingest (landing only)
   log "[$n] lpmhss ingest --no-compute"

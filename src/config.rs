@@ -100,6 +100,8 @@ pub struct KafkaConfig {
     pub queued_max_messages_kbytes: u32,
     /// Session timeout, ms.
     pub session_timeout_ms: u32,
+    /// Max poll interval (and rebalance timeout), ms.
+    pub max_poll_interval_ms: u32,
     /// librdkafka passthrough properties (values may be secrets: printed redacted).
     #[serde(default)]
     pub properties: BTreeMap<String, Secret>,

@@ -14,8 +14,9 @@ Only dialect differences are translated, with small regex substitutions:
                                           microsecond timestamp)
   * `a / (2 * total)` (integer)       -> `a // (2 * total)` (DuckDB's `/` is float division)
   * `{as_of_predicate}` -> `TRUE`, `{wait_band_prefix}` -> `` (the official, unadjusted table)
-`pathways` is materialised as a TABLE (lpmhss keeps it in memory the same way); the reference
-tables are the ones lpmhss registers (src/compliance/engine.rs).
+The stages lpmhss materialises in memory (deduped_events, effective_events, pathways; see
+src/compliance/engine.rs) are materialised as TABLEs; the reference tables are the ones lpmhss
+registers.
 """
 import json
 import os
@@ -62,7 +63,18 @@ def report(sql_dir, data_dir, out, show_sql=False):
     statements = [
         f"CREATE VIEW events AS SELECT * FROM read_parquet('{glob}', hive_partitioning=true)",
         "CREATE VIEW scoped_events AS " + read_rule(sql_dir, "scoped_events", {"as_of_predicate": "TRUE"}),
-        "CREATE VIEW effective_events AS " + read_rule(sql_dir, "effective_events"),
+    ]
+    # The stages lpmhss materialises in memory (src/compliance/engine.rs) become tables; when
+    # sql/ has no deduped_events stage (older layout), effective_events is a view as it was then.
+    if os.path.exists(os.path.join(sql_dir, "deduped_events.sql")):
+        statements += [
+            "CREATE TABLE deduped_events AS " + read_rule(sql_dir, "deduped_events"),
+            "CREATE TABLE effective_events AS " + read_rule(sql_dir, "effective_events"),
+            "DROP TABLE deduped_events",
+        ]
+    else:
+        statements.append("CREATE VIEW effective_events AS " + read_rule(sql_dir, "effective_events"))
+    statements += [
         "CREATE TABLE pathways AS " + read_rule(sql_dir, "pathways"),
         "CREATE TABLE report_lhbs AS SELECT * FROM (VALUES "
         + ", ".join(f"('{l}', {i + 1})" for i, l in enumerate(["7A1", "7A2", "7A3", "7A4", "7A5", "7A6", "7A7", "WALES"]))

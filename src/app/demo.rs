@@ -7,7 +7,7 @@ use crate::cli::DemoArgs;
 use crate::compliance::Month;
 use crate::config::Config;
 use crate::event::reference::{self, topic_of_board};
-use crate::ingest::produce::produce;
+use crate::ingest::produce::{produce, Batching};
 use crate::simulate::{history, LiveFeed, SimConfig};
 use anyhow::Context;
 use rdkafka::mocking::MockCluster;
@@ -77,12 +77,26 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
                 ..SimConfig::default()
             };
             let is_stopped = || stopped.is_cancelled();
-            let backfilled = produce(&brokers, history(&cfg), 0, |_| {}, &is_stopped)?;
+            let backfilled = produce(
+                &brokers,
+                history(&cfg),
+                0,
+                Batching::Batched,
+                |_| {},
+                &is_stopped,
+            )?;
             println!("  backfilled {backfilled} messages ({months} months of history); now {rate} live messages/s");
             let mut live = LiveFeed::new(&cfg);
             let live_messages =
                 std::iter::from_fn(move || Some(live.next_message(chrono::Utc::now())));
-            produce(&brokers, live_messages, rate.max(1), |_| {}, &is_stopped)?;
+            produce(
+                &brokers,
+                live_messages,
+                rate.max(1),
+                Batching::Batched,
+                |_| {},
+                &is_stopped,
+            )?;
             Ok(())
         })
     };

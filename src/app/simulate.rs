@@ -2,7 +2,7 @@
 
 use crate::cli::SimulateArgs;
 use crate::event::reference;
-use crate::ingest::produce::{ensure_topics, produce};
+use crate::ingest::produce::{ensure_topics, produce, Batching};
 use crate::simulate::{history, SimConfig};
 use anyhow::{bail, Context};
 use std::io::{BufWriter, Write};
@@ -75,6 +75,7 @@ pub fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 brokers,
                 messages,
                 args.rate,
+                Batching::Batched,
                 |n| eprintln!("lpmhss: simulate: {n} messages produced"),
                 &|| false,
             )?

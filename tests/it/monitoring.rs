@@ -53,8 +53,15 @@ fn prometheus_scrapes_the_report_figure_and_the_page_shows_it() {
         ..SimConfig::default()
     };
     let messages: Vec<_> = history(&cfg).collect();
-    lpmhss::ingest::produce::produce(&broker.addr, messages.iter().cloned(), 0, |_| {}, &|| false)
-        .unwrap();
+    lpmhss::ingest::produce::produce(
+        &broker.addr,
+        messages.iter().cloned(),
+        0,
+        lpmhss::ingest::produce::Batching::PerMessage,
+        |_| {},
+        &|| false,
+    )
+    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let admin = free_port();

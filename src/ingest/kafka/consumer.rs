@@ -35,6 +35,10 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, group_id: &str) -> Clie
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", kafka.session_timeout_ms.to_string())
         .set(
+            "max.poll.interval.ms",
+            kafka.max_poll_interval_ms.to_string(),
+        )
+        .set(
             "topic.metadata.refresh.interval.ms",
             kafka.metadata_refresh_ms.to_string(),
         )
