@@ -111,6 +111,7 @@ mkdir -p "$WORK"
 rm -rf "$WORK/run" "$WORK/results" "$WORK/logs"
 mkdir -p "$WORK/run" "$WORK/results" "$WORK/logs" "$WORK/feeds"
 log "work dir $WORK, sizes $SIZES, results -> $OUT"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ $BUILD = 1 ]; then
   log "building release binaries (cargo build --release; the first build takes ~15 min)"
@@ -255,6 +256,7 @@ if [ $COMPUTE_BENCH = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- BENCHMARKS.md
+echo "{\"start\": \"$LOAD_START\", \"end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$WORK/results/load.json"
 $PY "$HERE/render.py" --results "$WORK/results" --repo "$REPO" --command "$COMMAND_LINE" \
   --bin "$BIN" >"$OUT.tmp" || die "render failed"
 mv "$OUT.tmp" "$OUT"

@@ -3,6 +3,9 @@
 //! reported in events/s (elements) and, where bytes matter, MB/s.
 //! Run: `cargo bench --bench pipeline`.
 
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lpmhss::compliance::{Engine, WaitKind};
 use lpmhss::event::{Pseudonymiser, Validator};
@@ -154,5 +157,9 @@ fn query_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest_benches, query_benches);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = ingest_benches, query_benches
+}
 criterion_main!(benches);

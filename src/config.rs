@@ -292,11 +292,9 @@ fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) {
             .entry("kafka")
             .or_insert_with(|| toml::Value::Table(Default::default()))
             .as_table_mut()
-            .and_then(|k| {
-                Some(
-                    k.entry("properties")
-                        .or_insert_with(|| toml::Value::Table(Default::default())),
-                )
+            .map(|k| {
+                k.entry("properties")
+                    .or_insert_with(|| toml::Value::Table(Default::default()))
             })
             .and_then(toml::Value::as_table_mut);
         if let Some(p) = props {

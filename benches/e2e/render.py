@@ -30,6 +30,14 @@ def load(path):
         return None
 
 
+def load_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def sh(*cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -178,8 +186,10 @@ def main():
       "in `benches/pipeline.rs` (`cargo bench --bench pipeline`).\n")
     w(f"- **Command:** `{a['--command']}` (from the repository root)")
     w(f"- **Date:** {now}")
+    loadavg = load_json(os.path.join(results, "load.json")) or {}
     w(f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, Linux {m['kernel']}; "
-      f"shared with other work during the run, so figures are conservative")
+      f"not dedicated: load average {loadavg.get('start', '?')} at the start, {loadavg.get('end', '?')} at the end "
+      f"(1/5/15 min); other work on the machine makes figures conservative")
     w(f"- **Toolchain:** {m['rustc']}, release profile (`codegen-units = 4`); lpmhss commit {m['commit']}")
     w(f"- **Baselines:** {m['tansu']} (in-memory storage), librdkafka {m['rdkafka_sys']} (rdkafka-sys), "
       f"DuckDB {m['duckdb']} (Python {m['python']})")
@@ -291,8 +301,9 @@ def main():
       "messages / seconds from the first message to the N-th; best of two runs.")
     w("- **`serve` catch-up**: `lpmhss serve` (release build, `LPMHSS__COMPUTE__INTERVAL=10s`, defaults "
       "otherwise: flush at 50,000 messages or 5 s per partition) in a fresh group on the same backlog; "
-      "`benches/e2e/serve_probe.py` polls `/metrics` every 100 ms; N / (time `lpmhss_events_ingested_total` "
-      "+ `lpmhss_events_dead_lettered_total` reached N − time `lpmhss_partitions_assigned` became > 0), "
+      "`benches/e2e/serve_probe.py` polls `/metrics` every 100 ms; N / (time of the last committed batch "
+      "(`lpmhss_last_landing_timestamp_seconds` once `lpmhss_events_ingested_total` + "
+      "`lpmhss_events_dead_lettered_total` = N) − time of the first `partition assigned` log line), "
       "so, like the raw figure, it excludes the group join but includes validation, pseudonymisation, "
       "Parquet writing, fsync, the commit log and the periodic recomputations running alongside. "
       "\"incl. start-up\" divides by the time from process start.")
@@ -304,12 +315,14 @@ def main():
     w("- **file ingest**: `lpmhss ingest --no-compute --data-dir DIR FEED.ndjson`, N / wall time from "
       "process start to exit (landing only; the recomputation is measured separately as `compute`).")
     w("- **`report` vs DuckDB**: process start to printed result, both: `lpmhss report --data-dir DIR "
-      "--format csv` on the `serve` data directory, and `python3 benches/e2e/duckdb_report.py` which "
-      "runs the project's own `sql/scoped_events.sql`, `effective_events.sql`, `pathways.sql` (materialised "
-      "as a table, as lpmhss does in memory), `activity_range.sql` and `monthly.sql` over "
-      "`read_parquet('DIR/events/**/*.parquet', hive_partitioning=true)` with the same reference tables, "
-      "translating only dialect differences (`to_char` → `strftime`; `CAST(date AS INT)` → "
-      "`(date - DATE '1970-01-01')`; integer `/` → `//`). Medians of 3 alternating runs; DuckDB uses all CPUs.")
+      "--format csv` on the `serve` data directory, and `python3 benches/e2e/duckdb_report.py`, which "
+      "runs the project's own SQL files in the order lpmhss does (`scoped_events`, `deduped_events`, "
+      "`effective_events`, `pathways`, `activity_range`, `monthly`; the stages lpmhss holds in memory "
+      "are DuckDB tables) over `read_parquet('DIR/events/**/*.parquet', hive_partitioning=true)` with the "
+      "same reference tables, translating only dialect differences (`to_char` → `strftime`; "
+      "`CAST(date AS INT)` → `(date - DATE '1970-01-01')`; `CAST(timestamp AS BIGINT)` → `epoch_us(timestamp)`; "
+      "integer `/` → `//`). The SQL is a copy of `sql/` taken right after the build, so both run the same "
+      "text. Medians of 3 alternating runs; both use all CPUs.")
     w("- **compute**: `lpmhss compute --data-dir DIR` (rebuild every derived table) on ten years of Wales "
       "landed by `ingest --no-compute`; median of 3.")
     w("")

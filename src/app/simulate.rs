@@ -60,7 +60,7 @@ pub fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 w.write_all(&m.payload)?;
                 w.write_all(b"\n")?;
                 n += 1;
-                if n % 1_000_000 == 0 {
+                if n.is_multiple_of(1_000_000) {
                     eprintln!("lpmhss: simulate: {n} messages written");
                 }
             }

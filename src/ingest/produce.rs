@@ -126,7 +126,7 @@ pub fn produce(
             }
         }
         sent += 1;
-        if sent % 1000 == 0 {
+        if sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
         }
         if rate > 0 {

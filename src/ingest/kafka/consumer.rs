@@ -80,12 +80,11 @@ pub fn run_consumer(
                     flush_due_logged(&mut lock(), &consumer);
                 }
             }
-            Some(Err(e)) => {
-                if last_error_log.elapsed() > Duration::from_secs(10) {
-                    tracing::warn!(error = %e, "kafka poll error");
-                    last_error_log = Instant::now();
-                }
+            Some(Err(e)) if last_error_log.elapsed() > Duration::from_secs(10) => {
+                tracing::warn!(error = %e, "kafka poll error");
+                last_error_log = Instant::now();
             }
+            Some(Err(_)) => {}
         }
         flush_due_logged(&mut lock(), &consumer);
     }
