@@ -9,6 +9,15 @@ fn main() -> ExitCode {
     lpmhss::telemetry::init_logging(cli.log_level.as_deref());
     match lpmhss::app::run(cli) {
         Ok(code) => code,
+        // A closed pipe (`lpmhss report | head`) is the reader's choice, not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // One line saying what is wrong; the chain says why.
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();

@@ -3,7 +3,7 @@
 //! age groups, periods, stages, bands, reasons, flags, topics and partitions).
 
 use crate::compliance::{Computation, Month, StageCounts, FLAGS};
-use crate::event::reference::{self, AGE_GROUPS};
+use crate::event::reference;
 use crate::event::{EventType, Reason};
 use prometheus::{
     Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -251,7 +251,11 @@ impl Metrics {
             let g = self.last_event.with_label_values(&[lhb]);
             g.set(g.get().max(t.timestamp() as f64));
         }
-        let _ = AGE_GROUPS;
+        // A board that has never sent anything is exported as 0 (1970), so the silent-feed
+        // alert fires for it too instead of the series being absent.
+        for board in reference::boards() {
+            self.last_event.with_label_values(&[&board.ods]);
+        }
     }
 
     /// Whether a computation has succeeded yet and when (unix seconds).

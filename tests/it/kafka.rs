@@ -232,35 +232,76 @@ fn kill_9_at_random_moments_then_exactly_once() {
     stop(last);
 }
 
+fn writers(data: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(data.join("_lpmhss/commit_log"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| v["writer"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Scale-out on the real broker: two processes share the partitions; one leaves (SIGTERM)
+/// and the other takes over its partitions; everything lands exactly once.
 #[test]
-fn two_processes_share_partitions_and_survive_one_being_killed() {
+fn two_processes_share_partitions_and_one_hands_over_on_sigterm() {
     let broker = Broker::start(1);
     let messages = feed(8000, 9);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let serve =
         Serve::new(&broker, &data, "pair").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
-    let mut a = serve.start();
+    let a = serve.start();
     let b = serve.start();
     std::thread::sleep(Duration::from_secs(8));
     produce(&broker, &messages[..4000]);
+    wait_all_landed(&data, 4000, Duration::from_secs(60));
+    assert!(
+        writers(&data).len() >= 2,
+        "both processes landed partitions: {:?}",
+        writers(&data)
+    );
+    stop(a);
+    produce(&broker, &messages[4000..]);
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(b);
+}
+
+/// A member killed with SIGKILL never leaves the group; the coordinator must expire it after
+/// the session timeout and give its partitions to the survivor. tansu does not expire dead
+/// members, so this runs on librdkafka's mock cluster (a real TCP listener in this process),
+/// with both `serve` processes as separate OS processes.
+#[test]
+fn two_processes_survive_one_being_killed_mid_stream() {
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    for b in lpmhss::event::reference::boards() {
+        cluster
+            .create_topic(&lpmhss::event::reference::topic_of_board(&b.ods), 1, 1)
+            .unwrap();
+    }
+    let mock = Broker::external(cluster.bootstrap_servers());
+    let messages = feed(8000, 10);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve =
+        Serve::new(&mock, &data, "pair-killed").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
+    let mut a = serve.start();
+    let b = serve.start();
+    std::thread::sleep(Duration::from_secs(8));
+    produce(&mock, &messages[..4000]);
     wait_for(Duration::from_secs(60), || {
         (landed(&data).0 > 1000).then_some(())
     })
     .expect("both consume");
     a.kill9();
-    produce(&broker, &messages[4000..]);
+    produce(&mock, &messages[4000..]);
     wait_all_landed(&data, messages.len(), Duration::from_secs(120));
     stop(b);
-    // Both processes wrote commit-log entries: the partitions were shared.
-    let writers: std::collections::BTreeSet<String> =
-        std::fs::read_dir(data.join("_lpmhss/commit_log"))
-            .unwrap()
-            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .map(|v| v["writer"].as_str().unwrap_or("").to_string())
-            .collect();
-    assert!(writers.len() >= 2, "only {writers:?} landed");
+    assert!(
+        writers(&data).len() >= 2,
+        "only {:?} landed",
+        writers(&data)
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub struct Broker {
     /// `127.0.0.1:PORT`.
     pub addr: String,
-    _process: Guard,
+    _process: Option<Guard>,
 }
 
 fn tansu_path() -> String {
@@ -60,7 +60,15 @@ impl Broker {
         .expect("create topics");
         Broker {
             addr,
-            _process: process,
+            _process: Some(process),
+        }
+    }
+
+    /// A broker this test did not start (e.g. librdkafka's mock cluster).
+    pub fn external(addr: String) -> Broker {
+        Broker {
+            addr,
+            _process: None,
         }
     }
 }
