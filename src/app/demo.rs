@@ -12,8 +12,6 @@ use crate::simulate::{history, LiveFeed, SimConfig};
 use anyhow::Context;
 use rdkafka::mocking::MockCluster;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `lpmhss demo`.
@@ -65,7 +63,6 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
     println!("  data directory: {}", data_dir.display());
     println!("  embedded Kafka: {brokers} (topics lpmhss.events.7A1 … 7A7)");
 
-    let producing = Arc::new(AtomicBool::new(true));
     let feed = {
         let brokers = brokers.clone();
         let stopped = stop.clone();
@@ -115,7 +112,6 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
         })
     };
     let code = service.wait().await?;
-    producing.store(false, Ordering::Relaxed);
     progress.abort();
     match feed.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "the simulated feed stopped with an error"),

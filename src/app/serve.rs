@@ -82,11 +82,8 @@ impl Service {
             config.fault_point().map_err(anyhow::Error::msg)?,
             config.testing.crash_on_occurrence,
         ));
-        let writer = format!(
-            "serve {}/{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
-            std::process::id()
-        );
+        // Identifies the process in commit-log entries; configuration is not re-read here.
+        let writer = format!("serve {} pid {}", config.kafka.group_id, std::process::id());
         let landing = Landing::open(data_dir.clone(), writer, faults.clone())
             .with_context(|| format!("cannot open data directory {}", data_dir.root().display()))?;
         let policy = FlushPolicy {
