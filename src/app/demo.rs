@@ -119,16 +119,18 @@ async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<Exi
         Ok(Ok(())) => {}
     }
     drop(cluster);
-    println!(
-        "lpmhss demo stopped. The data stays in {}; try:",
-        data_dir.display()
-    );
-    println!(
-        "  lpmhss report --data-dir {} --format table --from {}",
-        data_dir.display(),
-        Month::of(super::files::today_in_wales()).previous()
-    );
-    println!("  lpmhss sql --data-dir {} \"SELECT provider_lhb, count(*) FROM events GROUP BY 1 ORDER BY 1\"", data_dir.display());
+    // Commands a newcomer can paste: the binary may not be on PATH yet.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "lpmhss".into());
+    let dir = data_dir.display();
+    let today = super::files::today_in_wales();
+    let month = Month::of(today).previous();
+    println!("lpmhss demo stopped. The data stays in {dir}; try:");
+    println!("  {exe} report --data-dir {dir} --format table --from {month} --to {month}");
+    println!("  {exe} waiting-list --data-dir {dir} --on {today} --format table");
+    println!("  {exe} sql --data-dir {dir} \"SELECT provider_lhb, count(*) FROM events GROUP BY 1 ORDER BY 1\"");
+    println!("  python3 -c \"import duckdb; print(duckdb.sql(\\\"SELECT * FROM '{dir}/monthly/*.parquet' LIMIT 5\\\"))\"");
     Ok(code)
 }
 
