@@ -6,7 +6,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = lpmhss::cli::Cli::parse();
-    lpmhss::telemetry::init_logging(cli.log_level.as_deref());
+    // The demo talks to a person through its progress lines; keep its logs to warnings unless
+    // asked otherwise.
+    let quiet_demo = matches!(cli.command, lpmhss::cli::Command::Demo(_))
+        && std::env::var_os("RUST_LOG").is_none();
+    let level = cli.log_level.as_deref().or(quiet_demo.then_some("warn"));
+    lpmhss::telemetry::init_logging(level);
     match lpmhss::app::run(cli) {
         Ok(code) => code,
         // A closed pipe (`lpmhss report | head`) is the reader's choice, not an error.
