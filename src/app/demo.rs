@@ -6,11 +6,10 @@ use super::serve::Service;
 use crate::cli::DemoArgs;
 use crate::compliance::Month;
 use crate::config::Config;
-use crate::event::reference::{self, topic_of_board};
+use crate::ingest::embedded::EmbeddedBroker;
 use crate::ingest::produce::{produce, Batching};
 use crate::simulate::{history, LiveFeed, SimConfig};
 use anyhow::Context;
-use rdkafka::mocking::MockCluster;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,13 +26,7 @@ pub fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
-    let cluster = MockCluster::new(1).context("cannot start the embedded broker")?;
-    let boards: Vec<String> = reference::boards().iter().map(|b| b.ods.clone()).collect();
-    for b in &boards {
-        cluster
-            .create_topic(&topic_of_board(b), 1, 1)
-            .context("cannot create a board topic")?;
-    }
+    let cluster = EmbeddedBroker::start().context("cannot start the embedded broker")?;
     let brokers = cluster.bootstrap_servers();
 
     let mut config = Config::load(None)?;

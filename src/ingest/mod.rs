@@ -5,5 +5,6 @@ pub mod file;
 mod lines;
 
 pub use file::{ingest_inputs, open_inputs, FileIngestError, IngestSummary, Progress};
+pub mod embedded;
 pub mod kafka;
 pub mod produce;
