@@ -9,6 +9,8 @@
 //! commits), counts messages until `--expect` have arrived, then prints one JSON line on stdout:
 //! messages, payload bytes, seconds from the first message to the last (`seconds`), seconds from
 //! process start (`seconds_total`, which includes the group join), and the rates.
+//! `--property KEY=VALUE` (repeatable) passes extra librdkafka settings, e.g. to reproduce the
+//! settings of `lpmhss serve`.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -22,11 +24,12 @@ struct Args {
     group_id: String,
     topic_pattern: String,
     timeout: Duration,
+    properties: Vec<(String, String)>,
 }
 
 fn usage() -> String {
     "usage: raw_consume --brokers HOST:PORT --expect N [--group-id ID] \
-     [--topic-pattern REGEX] [--timeout-secs S]"
+     [--topic-pattern REGEX] [--timeout-secs S] [--property KEY=VALUE]…"
         .to_string()
 }
 
@@ -37,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         group_id: format!("raw-consume-{}", std::process::id()),
         topic_pattern: r"^lpmhss\.events\..+".to_string(),
         timeout: Duration::from_secs(600),
+        properties: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,6 +59,13 @@ fn parse_args() -> Result<Args, String> {
                         .parse()
                         .map_err(|e| format!("--timeout-secs: {e}"))?,
                 )
+            }
+            "--property" => {
+                let kv = value()?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--property wants KEY=VALUE, got {kv}"))?;
+                args.properties.push((k.to_string(), v.to_string()));
             }
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other}; {}", usage())),
@@ -75,15 +86,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let consumer: BaseConsumer = match ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &args.brokers)
         .set("group.id", &args.group_id)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-    {
+        .set("enable.partition.eof", "false");
+    for (k, v) in &args.properties {
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = match config.create() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("raw_consume: cannot create the consumer: {e}");

@@ -3,6 +3,7 @@
 
 usage: serve_probe.py --bin LPMHSS --brokers HOST:PORT --data-dir DIR --admin-port PORT
                       --expect N [--group-id G] [--timeout S] [--pid-file F] [--log F]
+                      [--wait-fresh-metric yes|no]
 
 Starts serve (env LPMHSS__PRIVACY__PSEUDONYMISATION_KEY and LPMHSS__COMPUTE__INTERVAL=10s
 unless already set), polls /metrics every 100 ms, and prints one JSON line:
@@ -90,7 +91,8 @@ def vm_hwm(pid):
 
 def main():
     a = {"--bin": None, "--brokers": None, "--data-dir": None, "--admin-port": None, "--expect": None,
-         "--group-id": "bench", "--timeout": "1800", "--pid-file": None, "--log": None}
+         "--group-id": "bench", "--timeout": "1800", "--pid-file": None, "--log": None,
+         "--wait-fresh-metric": "yes"}
     argv = sys.argv[1:]
     while argv:
         k = argv.pop(0)
@@ -161,6 +163,8 @@ def main():
                 r["dead_lettered"] = m["dead"]
                 r["batches_landed"] = m["batches"]
             compute_started = m["last_compute"] - (m["compute_duration"] or 0.0)
+            if done_wall is not None and a["--wait-fresh-metric"] == "no":
+                break
             if done_wall is not None and compute_started >= done_wall:
                 r["fresh_metric_s"] = t
                 r["last_compute_duration_s"] = m["compute_duration"]

@@ -228,7 +228,15 @@ impl Engine {
         name: &str,
         params: &[(&str, &str)],
     ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let started = std::time::Instant::now();
         let (schema, batches) = self.run(rule, params).await?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        tracing::debug!(
+            rule = rule.name,
+            rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "rule evaluated"
+        );
         let _ = self.ctx.deregister_table(name)?;
         let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
         self.ctx.register_table(name, Arc::new(table))?;
