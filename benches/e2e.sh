@@ -119,6 +119,10 @@ if [ $BUILD = 1 ]; then
     >"$WORK/logs/build.log" 2>&1 || die "cargo build failed: see $WORK/logs/build.log"
 fi
 [ -x "$BIN" ] || die "$BIN missing (build with cargo build --release)"
+# What was measured: the commit and whether the built tree had uncommitted changes.
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$REPO" status --porcelain -- src sql Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+echo "{\"commit\": \"$COMMIT\", \"dirty_files\": $DIRTY, \"started\": \"$(date -u '+%Y-%m-%d %H:%M UTC')\"}" >"$WORK/results/run.json"
 # The binary embeds sql/*.sql at build time; DuckDB gets a copy taken right after the build
 # (cargo rebuilds when sql/ changes, so the copy matches the binary unless sql/ was edited
 # during the build, or with --no-build).

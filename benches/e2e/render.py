@@ -177,7 +177,16 @@ def main():
 
     out = []
     w = out.append
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    run = load_json(os.path.join(results, "run.json")) or {}
+    finished = os.path.join(results, "load.json")
+    end = (datetime.datetime.fromtimestamp(os.path.getmtime(finished), datetime.timezone.utc)
+           if os.path.exists(finished) else datetime.datetime.now(datetime.timezone.utc))
+    now = end.strftime("%Y-%m-%d %H:%M UTC")
+    if run.get("started"):
+        now = f"{run['started']} to {end.strftime('%H:%M UTC')}"
+    if run.get("commit"):
+        m["commit"] = run["commit"] + (f" plus uncommitted changes to {run['dirty_files']} files in src/, sql/, Cargo.*"
+                                       if run.get("dirty_files") else "")
     w("# Benchmarks\n")
     w("Measured end to end on one machine by the harness `benches/e2e.sh` (GUIDE section 6): every "
       "lpmhss figure sits next to a baseline measured in the same run: the broker's raw consume rate "
@@ -191,7 +200,7 @@ def main():
       f"not dedicated: load average {loadavg.get('start', '?')} at the start, {loadavg.get('end', '?')} at the end "
       f"(1/5/15 min); other work on the machine makes figures conservative")
     w(f"- **Toolchain:** {m['rustc']}, release profile (`codegen-units = 4`); lpmhss commit {m['commit']}")
-    w(f"- **Baselines:** {m['tansu']} (in-memory storage), librdkafka {m['rdkafka_sys']} (rdkafka-sys), "
+    w(f"- **Baselines:** {m['tansu']} (in-memory storage), rdkafka-sys {m['rdkafka_sys']} (bundled librdkafka), "
       f"DuckDB {m['duckdb']} (Python {m['python']})")
     if sizes:
         p = sizes[0]["params"]

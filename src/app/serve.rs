@@ -154,7 +154,7 @@ impl Service {
         let _ = self.http.await;
         match drained {
             Err(_) => {
-                tracing::error!(grace = ?self.grace, "shutdown did not finish within the grace period; unflushed messages will be re-read on restart");
+                tracing::error!(grace = ?self.grace, "shutdown did not finish within the grace period; anything not yet committed to the commit log will be re-read on restart");
                 Ok(ExitCode::from(1))
             }
             Ok(Ok(Ok(()))) => {
@@ -180,7 +180,12 @@ async fn compute_loop(
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        compute_once(&data_dir, &status).await;
+        // A computation over a large backlog can outlast the grace period: abandon it on
+        // shutdown (derived tables are replaced only when complete, so nothing is half-written).
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = compute_once(&data_dir, &status) => {}
+        }
     }
 }
 

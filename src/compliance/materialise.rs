@@ -52,16 +52,16 @@ pub async fn materialise(
     let (schema, batch) = monthly_batch(&monthly)?;
     write_parquet_replacing(&data_dir.derived_file("monthly"), schema, &[batch])?;
 
-    let data_quality = engine.data_quality().await?;
     let (schema, batches) = engine.run(super::rules::DATA_QUALITY, &[]).await?;
     write_parquet_replacing(&data_dir.derived_file("data_quality"), schema, &batches)?;
+    let data_quality = super::quality::data_quality_rows(&batches)?;
 
     let date = today.format("%Y-%m-%d").to_string();
     let (schema, batches) = engine
         .run(super::rules::WAITING_LIST, &[("on_date", &date)])
         .await?;
     write_parquet_replacing(&data_dir.derived_file("waiting_list"), schema, &batches)?;
-    let waiting = engine.waiting_list(today).await?;
+    let waiting = super::waiting::waiting_rows(today, &batches)?;
 
     let last_landed = last_landed(&engine).await?;
     Ok(Computation {

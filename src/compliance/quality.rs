@@ -43,24 +43,7 @@ impl Engine {
     /// Flag counts per board and month.
     pub async fn data_quality(&self) -> Result<Vec<DataQualityRow>, ComplianceError> {
         let (_, batches) = self.run(rules::DATA_QUALITY, &[]).await?;
-        let mut rows = Vec::new();
-        for b in &batches {
-            let (l, p, f, n) = (
-                strings(b, "provider_lhb")?,
-                strings(b, "period")?,
-                strings(b, "flag")?,
-                ints(b, "pathways")?,
-            );
-            for i in 0..b.num_rows() {
-                rows.push(DataQualityRow {
-                    provider_lhb: l[i].clone(),
-                    period: p[i].clone(),
-                    flag: f[i].clone(),
-                    pathways: n[i],
-                });
-            }
-        }
-        Ok(rows)
+        data_quality_rows(&batches)
     }
 
     /// Dead letters per board partition, month and reason.
@@ -85,4 +68,29 @@ impl Engine {
         }
         Ok(rows)
     }
+}
+
+/// Typed rows of a `data_quality` result.
+pub(crate) fn data_quality_rows(
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<DataQualityRow>, ComplianceError> {
+    let mut rows = Vec::new();
+
+    for b in batches {
+        let (l, p, f, n) = (
+            strings(b, "provider_lhb")?,
+            strings(b, "period")?,
+            strings(b, "flag")?,
+            ints(b, "pathways")?,
+        );
+        for i in 0..b.num_rows() {
+            rows.push(DataQualityRow {
+                provider_lhb: l[i].clone(),
+                period: p[i].clone(),
+                flag: f[i].clone(),
+                pathways: n[i],
+            });
+        }
+    }
+    Ok(rows)
 }

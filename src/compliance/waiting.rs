@@ -46,30 +46,38 @@ impl Engine {
     pub async fn waiting_list(&self, on: NaiveDate) -> Result<Vec<WaitingRow>, ComplianceError> {
         let date = on.format("%Y-%m-%d").to_string();
         let (_, batches) = self.run(rules::WAITING_LIST, &[("on_date", &date)]).await?;
-        let mut rows = Vec::new();
-        for b in &batches {
-            let lhb = strings(b, "provider_lhb")?;
-            let age = strings(b, "age_group")?;
-            let stage = strings(b, "stage")?;
-            let w = ints(b, "waiting_within_28")?;
-            let m = ints(b, "waiting_29_to_56")?;
-            let o = ints(b, "waiting_over_56")?;
-            let t = ints(b, "waiting_total")?;
-            let br = ints(b, "will_breach_within_7_days")?;
-            for i in 0..b.num_rows() {
-                rows.push(WaitingRow {
-                    on_date: on,
-                    provider_lhb: lhb[i].clone(),
-                    age_group: age[i].clone(),
-                    stage: stage[i].clone(),
-                    within_28: w[i],
-                    from_29_to_56: m[i],
-                    over_56: o[i],
-                    total: t[i],
-                    will_breach_within_7_days: br[i],
-                });
-            }
-        }
-        Ok(rows)
+        waiting_rows(on, &batches)
     }
+}
+
+/// Typed rows of a `waiting_list` result for `on`.
+pub(crate) fn waiting_rows(
+    on: NaiveDate,
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<WaitingRow>, ComplianceError> {
+    let mut rows = Vec::new();
+    for b in batches {
+        let lhb = strings(b, "provider_lhb")?;
+        let age = strings(b, "age_group")?;
+        let stage = strings(b, "stage")?;
+        let w = ints(b, "waiting_within_28")?;
+        let m = ints(b, "waiting_29_to_56")?;
+        let o = ints(b, "waiting_over_56")?;
+        let t = ints(b, "waiting_total")?;
+        let br = ints(b, "will_breach_within_7_days")?;
+        for i in 0..b.num_rows() {
+            rows.push(WaitingRow {
+                on_date: on,
+                provider_lhb: lhb[i].clone(),
+                age_group: age[i].clone(),
+                stage: stage[i].clone(),
+                within_28: w[i],
+                from_29_to_56: m[i],
+                over_56: o[i],
+                total: t[i],
+                will_breach_within_7_days: br[i],
+            });
+        }
+    }
+    Ok(rows)
 }
