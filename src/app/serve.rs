@@ -10,7 +10,7 @@ use crate::fault::FaultPlan;
 use crate::ingest::kafka::{client_config, run_consumer, FlushPolicy, Pipeline};
 use crate::landing::{DataDir, Landing};
 use crate::status::ServiceStatus;
-use crate::telemetry::{ComputeOutcome, Metrics};
+use crate::telemetry::Metrics;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -195,31 +195,14 @@ pub async fn compute_once(data_dir: &DataDir, status: &ServiceStatus) {
     match materialise(data_dir, today).await {
         Ok(c) => {
             let at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-            status
-                .metrics
-                .computed(&c, Month::of(today), ComputeOutcome::Succeeded { at });
+            status.metrics.computed(&c, Month::of(today), at);
             tracing::debug!(seconds = c.duration.as_secs_f64(), "computation finished");
             status.computed(c);
         }
         Err(e) => {
             tracing::error!(error = %e, "computation failed: metrics are stale");
             status.compute_failed();
-            status.metrics.computed(
-                &empty_computation(),
-                Month::of(today),
-                ComputeOutcome::Failed,
-            );
+            status.metrics.compute_failed();
         }
-    }
-}
-
-fn empty_computation() -> crate::compliance::Computation {
-    crate::compliance::Computation {
-        monthly: vec![],
-        waiting: vec![],
-        data_quality: vec![],
-        last_landed: Default::default(),
-        today: today_in_wales(),
-        duration: Duration::ZERO,
     }
 }

@@ -15,18 +15,6 @@ use std::collections::BTreeMap;
 const BANDS: [&str; 3] = ["within_28", "29_to_56", "over_56"];
 const PERIODS: [&str; 2] = ["current_month", "last_complete_month"];
 
-/// What a computation means for the metrics.
-#[derive(Debug, Clone, Copy)]
-pub enum ComputeOutcome {
-    /// It succeeded at this unix time.
-    Succeeded {
-        /// Unix seconds.
-        at: f64,
-    },
-    /// It failed.
-    Failed,
-}
-
 /// The process's metrics, in an owned registry.
 #[derive(Clone)]
 pub struct Metrics {
@@ -183,12 +171,14 @@ impl Metrics {
         self.partitions_assigned.set(n as i64);
     }
 
-    /// Publish a computation's figures for `current` (this month in Wales) and the month before.
-    pub fn computed(&self, c: &Computation, current: Month, outcome: ComputeOutcome) {
-        let ComputeOutcome::Succeeded { at } = outcome else {
-            self.compute_failures.inc();
-            return;
-        };
+    /// A computation failed: the figures keep their last values and go stale.
+    pub fn compute_failed(&self) {
+        self.compute_failures.inc();
+    }
+
+    /// Publish a computation that succeeded at unix time `at`: its figures for `current` (this
+    /// month in Wales) and the month before.
+    pub fn computed(&self, c: &Computation, current: Month, at: f64) {
         self.compute_duration.set(c.duration.as_secs_f64());
         self.last_compute.set(at);
         let periods: BTreeMap<String, &str> = [

@@ -3,7 +3,7 @@
 
 mod metrics;
 
-pub use metrics::{ComputeOutcome, Metrics};
+pub use metrics::Metrics;
 
 /// Structured logs to stderr; `filter` (or RUST_LOG) picks the level, default `info`.
 pub fn init_logging(filter: Option<&str>) {
