@@ -1,38 +1,25 @@
 -- effective_events: SPEC 4 rule 1, second half. Drop every event named by another event's
--- `supersedes` and every non-retraction named by an effective retraction's `retracts`
--- (a chain A <- B <- C leaves only C). A correction or retraction acts only within its own
--- pathway (and a correction only on an event of its own type), so one board can never remove
--- another board's events. Retraction events themselves are control events and are not returned.
+-- `supersedes` (a correction acts only on an event of its own type) and every non-retraction
+-- named by an effective retraction's `retracts` (one not itself superseded); a chain A <- B <- C
+-- leaves only C. Retraction events are control events and are not returned.
 -- Output: the columns of deduped_events.
 WITH superseded AS (
-  SELECT DISTINCT target.event_id
-  FROM deduped_events target
-  JOIN deduped_events correction
-    ON correction.supersedes = target.event_id
-   AND correction.provider_lhb = target.provider_lhb
-   AND correction.referral_id = target.referral_id
-   AND correction.event_type = target.event_type
-   AND correction.event_id <> target.event_id
-),
-effective_retractions AS (
-  SELECT r.retracts, r.provider_lhb, r.referral_id
-  FROM deduped_events r
-  LEFT JOIN superseded s ON s.event_id = r.event_id
-  WHERE r.event_type = 'event_retracted' AND s.event_id IS NULL
+  SELECT DISTINCT target_id AS event_id
+  FROM control_links
+  WHERE link = 'supersedes' AND target_type = control_type AND target_id <> control_id
 ),
 retracted AS (
-  SELECT DISTINCT target.event_id
-  FROM deduped_events target
-  JOIN effective_retractions r
-    ON r.retracts = target.event_id
-   AND r.provider_lhb = target.provider_lhb
-   AND r.referral_id = target.referral_id
-  WHERE target.event_type <> 'event_retracted'
+  SELECT DISTINCT l.target_id AS event_id
+  FROM control_links l
+  WHERE l.link = 'retracts' AND l.target_type <> 'event_retracted'
+    AND NOT EXISTS (SELECT 1 FROM superseded s WHERE s.event_id = l.control_id)
+),
+removed AS (
+  SELECT event_id FROM superseded
+  UNION
+  SELECT event_id FROM retracted
 )
 SELECT d.*
 FROM deduped_events d
-LEFT JOIN superseded s ON s.event_id = d.event_id
-LEFT JOIN retracted x ON x.event_id = d.event_id
 WHERE d.event_type <> 'event_retracted'
-  AND s.event_id IS NULL
-  AND x.event_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM removed r WHERE r.event_id = d.event_id)

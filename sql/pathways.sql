@@ -1,125 +1,74 @@
--- pathways: one row per pathway (provider_lhb, referral_id): SPEC 4 rules 2–7 and the inputs
--- of 6.1 (closures) and 6.2 (clock restarts).
---   rule 2: the referral is the effective referral_received with the latest recorded_at
---           (ties: greatest event_id); more than one flags duplicate_referral.
---   rule 3: age group fixed at referral (unknown without a date of birth).
+-- pathways: one row per pathway (provider_lhb, referral_id): SPEC 4 rules 2-7 and the inputs
+-- of 6.1 (closures) and 6.2 (clock restarts), from pathway_referrals (rules 2-3) and
+-- pathway_events. Every join and grouping below is on the integer pathway_no.
 --   rule 4: counted assessment = earliest assessment_date >= referral date; earlier ones flag
 --           assessment_before_referral. Its outcome is that of the latest-recorded assessment
---           on the counted date.
+--           on the counted date (ties: greatest event_id), taken as the maximum of a key that
+--           sorts that way, as in pathway_referrals.
 --   rule 5: counted intervention = earliest start_date >= counted assessment date; earlier ones
 --           flag intervention_before_assessment; none counted without a counted assessment
 --           (flag intervention_without_assessment).
 --   rule 6: assessments/interventions of a pathway with no effective referral are orphans:
 --           one row with has_referral = false and flag_orphan_event.
---   rule 7: waits in whole days and bands within_28 (0–28), 29_to_56, over_56.
+--   rule 7: waits in whole days and bands within_28 (0-28), 29_to_56, over_56.
+--   6.2:    the latest patient-initiated delay (did_not_attend, cancelled_by_patient) of each
+--           stage dated within [clock start, clock stop] restarts that stage's clock.
 -- Output columns: see the final SELECT.
-WITH referral_candidates AS (
-  SELECT provider_lhb, referral_id, event_id, recorded_at, referral_received_date, referral_source,
-         patient_pseudo_id, age_at_referral, sex, ethnicity, preferred_language, wimd_quintile,
-         local_authority
-  FROM effective_events
-  WHERE event_type = 'referral_received'
-),
--- Aggregates rather than window functions: pathways are many and small.
-latest_referral AS (
-  SELECT provider_lhb, referral_id, MAX(recorded_at) AS latest_recorded, COUNT(*) AS referral_events
-  FROM referral_candidates
-  GROUP BY provider_lhb, referral_id
-),
-chosen_referral AS (
-  SELECT c.provider_lhb, c.referral_id, MAX(c.event_id) AS event_id, l.referral_events
-  FROM referral_candidates c
-  JOIN latest_referral l
-    ON l.provider_lhb = c.provider_lhb AND l.referral_id = c.referral_id
-   AND l.latest_recorded = c.recorded_at
-  GROUP BY c.provider_lhb, c.referral_id, l.referral_events
-),
-referral AS (
-  SELECT c.*, k.referral_events
-  FROM referral_candidates c
-  JOIN chosen_referral k
-    ON k.provider_lhb = c.provider_lhb AND k.referral_id = c.referral_id AND k.event_id = c.event_id
-),
-assessment AS (
-  SELECT e.provider_lhb, e.referral_id,
-         MIN(CASE WHEN e.assessment_date >= r.referral_received_date THEN e.assessment_date END) AS assessment_date,
-         SUM(CASE WHEN e.assessment_date < r.referral_received_date THEN 1 ELSE 0 END) AS assessments_before_referral
-  FROM effective_events e
-  JOIN referral r ON r.provider_lhb = e.provider_lhb AND r.referral_id = e.referral_id
-  WHERE e.event_type = 'assessment_undertaken'
-  GROUP BY e.provider_lhb, e.referral_id
-),
-counted_assessments AS (
-  SELECT e.provider_lhb, e.referral_id, e.event_id, e.recorded_at, e.assessment_outcome
-  FROM effective_events e
-  JOIN assessment a
-    ON a.provider_lhb = e.provider_lhb AND a.referral_id = e.referral_id
-   AND a.assessment_date = e.assessment_date
-  WHERE e.event_type = 'assessment_undertaken'
-),
-latest_counted AS (
-  SELECT provider_lhb, referral_id, MAX(recorded_at) AS latest_recorded
-  FROM counted_assessments GROUP BY provider_lhb, referral_id
-),
-chosen_assessment AS (
-  SELECT c.provider_lhb, c.referral_id, MAX(c.event_id) AS event_id
-  FROM counted_assessments c
-  JOIN latest_counted l
-    ON l.provider_lhb = c.provider_lhb AND l.referral_id = c.referral_id
-   AND l.latest_recorded = c.recorded_at
-  GROUP BY c.provider_lhb, c.referral_id
+WITH assessment AS (
+  SELECT pathway_no,
+         MIN(assessment_date) FILTER (WHERE assessment_date >= referral_received_date) AS assessment_date,
+         COUNT(*) FILTER (WHERE assessment_date < referral_received_date) AS assessments_before_referral
+  FROM pathway_events
+  WHERE event_type = 'assessment_undertaken' AND pathway_no IS NOT NULL
+  GROUP BY pathway_no
 ),
 assessment_outcome AS (
-  SELECT c.provider_lhb, c.referral_id, c.assessment_outcome
-  FROM counted_assessments c
-  JOIN chosen_assessment k
-    ON k.provider_lhb = c.provider_lhb AND k.referral_id = c.referral_id AND k.event_id = c.event_id
+  SELECT e.pathway_no,
+         NULLIF(split_part(MAX(concat(
+           lpad(CAST(CAST(e.recorded_at AS BIGINT) + 100000000000000000 AS VARCHAR), 20, '0'),
+           '|', e.event_id, '|', COALESCE(e.assessment_outcome, ''))), '|', 3), '') AS assessment_outcome
+  FROM pathway_events e
+  JOIN assessment a ON a.pathway_no = e.pathway_no AND a.assessment_date = e.assessment_date
+  WHERE e.event_type = 'assessment_undertaken'
+  GROUP BY e.pathway_no
 ),
 intervention AS (
-  SELECT e.provider_lhb, e.referral_id,
-         MIN(CASE WHEN e.start_date >= a.assessment_date THEN e.start_date END) AS intervention_date,
-         SUM(CASE WHEN e.start_date < a.assessment_date THEN 1 ELSE 0 END) AS interventions_before_assessment,
-         SUM(CASE WHEN a.assessment_date IS NULL THEN 1 ELSE 0 END) AS interventions_without_assessment
-  FROM effective_events e
-  JOIN referral r ON r.provider_lhb = e.provider_lhb AND r.referral_id = e.referral_id
-  LEFT JOIN assessment a ON a.provider_lhb = e.provider_lhb AND a.referral_id = e.referral_id
-  WHERE e.event_type = 'intervention_started'
-  GROUP BY e.provider_lhb, e.referral_id
+  SELECT e.pathway_no,
+         MIN(e.start_date) FILTER (WHERE e.start_date >= a.assessment_date) AS intervention_date,
+         COUNT(*) FILTER (WHERE e.start_date < a.assessment_date) AS interventions_before_assessment,
+         COUNT(*) FILTER (WHERE a.assessment_date IS NULL) AS interventions_without_assessment
+  FROM pathway_events e
+  LEFT JOIN assessment a ON a.pathway_no = e.pathway_no
+  WHERE e.event_type = 'intervention_started' AND e.pathway_no IS NOT NULL
+  GROUP BY e.pathway_no
 ),
 closure AS (
-  SELECT provider_lhb, referral_id, MIN(closed_date) AS closed_date
-  FROM effective_events
-  WHERE event_type = 'referral_closed'
-  GROUP BY provider_lhb, referral_id
+  SELECT pathway_no, MIN(closed_date) AS closed_date
+  FROM pathway_events
+  WHERE event_type = 'referral_closed' AND pathway_no IS NOT NULL
+  GROUP BY pathway_no
 ),
 restarts AS (
-  -- 6.2: the latest patient-initiated delay (DNA or patient cancellation) of each stage,
-  -- dated within [clock start, clock stop].
-  SELECT e.provider_lhb, e.referral_id,
-         MAX(CASE WHEN e.appointment_stage = 'assessment'
-                   AND e.appointment_date >= r.referral_received_date
-                   AND e.appointment_date <= a.assessment_date
-                  THEN e.appointment_date END) AS assessment_clock_restart,
-         MAX(CASE WHEN e.appointment_stage = 'intervention'
-                   AND e.appointment_date >= a.assessment_date
-                   AND e.appointment_date <= i.intervention_date
-                  THEN e.appointment_date END) AS intervention_clock_restart
-  FROM effective_events e
-  JOIN referral r ON r.provider_lhb = e.provider_lhb AND r.referral_id = e.referral_id
-  JOIN assessment a ON a.provider_lhb = e.provider_lhb AND a.referral_id = e.referral_id
-  LEFT JOIN intervention i ON i.provider_lhb = e.provider_lhb AND i.referral_id = e.referral_id
+  SELECT e.pathway_no,
+         MAX(e.appointment_date) FILTER (WHERE e.appointment_stage = 'assessment'
+               AND e.appointment_date >= e.referral_received_date
+               AND e.appointment_date <= a.assessment_date) AS assessment_clock_restart,
+         MAX(e.appointment_date) FILTER (WHERE e.appointment_stage = 'intervention'
+               AND e.appointment_date >= a.assessment_date
+               AND e.appointment_date <= i.intervention_date) AS intervention_clock_restart
+  FROM pathway_events e
+  JOIN assessment a ON a.pathway_no = e.pathway_no
+  LEFT JOIN intervention i ON i.pathway_no = e.pathway_no
   WHERE e.event_type = 'appointment_outcome'
-    AND e.appointment_outcome IN ('did_not_attend', 'cancelled_by_patient')
-  GROUP BY e.provider_lhb, e.referral_id
+  GROUP BY e.pathway_no
 ),
 orphan AS (
-  SELECT e.provider_lhb, e.referral_id,
-         MIN(COALESCE(e.assessment_date, e.start_date)) AS orphan_first_date
-  FROM effective_events e
-  LEFT JOIN referral r ON r.provider_lhb = e.provider_lhb AND r.referral_id = e.referral_id
-  WHERE r.referral_id IS NULL
-    AND e.event_type IN ('assessment_undertaken', 'intervention_started')
-  GROUP BY e.provider_lhb, e.referral_id
+  SELECT provider_lhb, referral_id,
+         MIN(COALESCE(assessment_date, start_date)) AS orphan_first_date
+  FROM pathway_events
+  WHERE pathway_no IS NULL
+    AND event_type IN ('assessment_undertaken', 'intervention_started')
+  GROUP BY provider_lhb, referral_id
 ),
 measured AS (
   SELECT r.provider_lhb, r.referral_id, r.referral_received_date,
@@ -140,12 +89,12 @@ measured AS (
          COALESCE(a.assessments_before_referral, 0) > 0 AS flag_assessment_before_referral,
          COALESCE(i.interventions_before_assessment, 0) > 0 AS flag_intervention_before_assessment,
          COALESCE(i.interventions_without_assessment, 0) > 0 AS flag_intervention_without_assessment
-  FROM referral r
-  LEFT JOIN assessment a ON a.provider_lhb = r.provider_lhb AND a.referral_id = r.referral_id
-  LEFT JOIN assessment_outcome o ON o.provider_lhb = r.provider_lhb AND o.referral_id = r.referral_id
-  LEFT JOIN intervention i ON i.provider_lhb = r.provider_lhb AND i.referral_id = r.referral_id
-  LEFT JOIN closure c ON c.provider_lhb = r.provider_lhb AND c.referral_id = r.referral_id
-  LEFT JOIN restarts s ON s.provider_lhb = r.provider_lhb AND s.referral_id = r.referral_id
+  FROM pathway_referrals r
+  LEFT JOIN assessment a ON a.pathway_no = r.pathway_no
+  LEFT JOIN assessment_outcome o ON o.pathway_no = r.pathway_no
+  LEFT JOIN intervention i ON i.pathway_no = r.pathway_no
+  LEFT JOIN closure c ON c.pathway_no = r.pathway_no
+  LEFT JOIN restarts s ON s.pathway_no = r.pathway_no
 )
 SELECT provider_lhb, referral_id, TRUE AS has_referral,
        referral_received_date, to_char(referral_received_date, '%Y-%m') AS referral_period,

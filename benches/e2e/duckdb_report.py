@@ -14,8 +14,8 @@ Only dialect differences are translated, with small regex substitutions:
                                           microsecond timestamp)
   * `a / (2 * total)` (integer)       -> `a // (2 * total)` (DuckDB's `/` is float division)
   * `{as_of_predicate}` -> `TRUE`, `{wait_band_prefix}` -> `` (the official, unadjusted table)
-The stages lpmhss materialises in memory (deduped_events, effective_events, pathways; see
-src/compliance/engine.rs) are materialised as TABLEs; the reference tables are the ones lpmhss
+The stages lpmhss materialises in memory (sql/derivation.stages, in that order; see
+src/compliance/engine.rs) are materialised as TABLEs and dropped where lpmhss drops them; the reference tables are the ones lpmhss
 registers.
 """
 import json
@@ -51,6 +51,27 @@ def read_rule(sql_dir, name, params=None):
         return translate(f.read(), params or {})
 
 
+def derivation_stages(sql_dir):
+    """(name, [tables dropped after it]) for each stage of the derivation plan."""
+    plan = os.path.join(sql_dir, "derivation.stages")
+    if not os.path.exists(plan):
+        return [("deduped_events", []), ("effective_events", ["deduped_events"]), ("pathways", [])]
+    stages = []
+    with open(plan, encoding="utf-8") as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            drops = words[2:] if len(words) > 1 and words[1] == "drop" else []
+            stages.append((words[0], drops))
+    return stages
+
+
+def stage_statements(sql_dir, name, drops):
+    return ([f"CREATE TABLE {name} AS " + read_rule(sql_dir, name)]
+            + [f"DROP TABLE {t}" for t in drops])
+
+
 def fmt_tenths(t):
     return "" if t is None else f"{t // 10}.{t % 10}"
 
@@ -64,18 +85,11 @@ def report(sql_dir, data_dir, out, show_sql=False):
         f"CREATE VIEW events AS SELECT * FROM read_parquet('{glob}', hive_partitioning=true)",
         "CREATE VIEW scoped_events AS " + read_rule(sql_dir, "scoped_events", {"as_of_predicate": "TRUE"}),
     ]
-    # The stages lpmhss materialises in memory (src/compliance/engine.rs) become tables; when
-    # sql/ has no deduped_events stage (older layout), effective_events is a view as it was then.
-    if os.path.exists(os.path.join(sql_dir, "deduped_events.sql")):
-        statements += [
-            "CREATE TABLE deduped_events AS " + read_rule(sql_dir, "deduped_events"),
-            "CREATE TABLE effective_events AS " + read_rule(sql_dir, "effective_events"),
-            "DROP TABLE deduped_events",
-        ]
-    else:
-        statements.append("CREATE VIEW effective_events AS " + read_rule(sql_dir, "effective_events"))
+    # The stages lpmhss materialises in memory, in its order (sql/derivation.stages, read by
+    # src/compliance/engine.rs too), become tables and are dropped when lpmhss releases them.
+    # Older layouts without the plan file had deduped_events/effective_events/pathways.
+    statements += [s for stage in derivation_stages(sql_dir) for s in stage_statements(sql_dir, *stage)]
     statements += [
-        "CREATE TABLE pathways AS " + read_rule(sql_dir, "pathways"),
         "CREATE TABLE report_lhbs AS SELECT * FROM (VALUES "
         + ", ".join(f"('{l}', {i + 1})" for i, l in enumerate(["7A1", "7A2", "7A3", "7A4", "7A5", "7A6", "7A7", "WALES"]))
         + ") t(provider_lhb, lhb_order)",

@@ -8,7 +8,7 @@ use crate::compliance::{materialise, Month};
 use crate::config::Config;
 use crate::fault::FaultPlan;
 use crate::ingest::kafka::{client_config, run_consumer, FlushPolicy, Pipeline};
-use crate::landing::{DataDir, Landing};
+use crate::landing::{CommitLog, DataDir, Landing};
 use crate::status::ServiceStatus;
 use crate::telemetry::Metrics;
 use anyhow::Context;
@@ -167,42 +167,66 @@ impl Service {
     }
 }
 
+/// Recompute, then wait a full `interval` before the next one. Waiting after (rather than
+/// ticking at a fixed rate) bounds the share of the CPU recomputation takes while a large
+/// backlog is caught up: a computation that takes longer than the interval is not followed
+/// immediately by another. When nothing has landed since the last successful computation
+/// (same commit-log sequence number) and the day has not changed, its result is still exact:
+/// the loop confirms it (freshness metrics advance) instead of recomputing.
 async fn compute_loop(
     data_dir: DataDir,
     status: Arc<ServiceStatus>,
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut computed_from: Option<(u64, chrono::NaiveDate)> = None;
     loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
+        let input = match CommitLog::latest_seq_in(&data_dir.commit_log_dir()) {
+            Ok(seq) => Some((seq, today_in_wales())),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the commit log; recomputing");
+                None
+            }
+        };
+        if input.is_some() && input == computed_from {
+            status.metrics.confirmed_current(unix_now());
+            tracing::debug!("nothing landed since the last computation; result confirmed");
+        } else {
+            // A computation over a large backlog can outlast the grace period: abandon it on
+            // shutdown (derived tables are replaced only when complete, so nothing is half-written).
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                ok = compute_once(&data_dir, &status) => {
+                    computed_from = if ok { input } else { None };
+                }
+            }
         }
-        // A computation over a large backlog can outlast the grace period: abandon it on
-        // shutdown (derived tables are replaced only when complete, so nothing is half-written).
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = compute_once(&data_dir, &status) => {}
+            _ = tokio::time::sleep(interval) => {}
         }
     }
 }
 
-/// Run one computation and publish it.
-pub async fn compute_once(data_dir: &DataDir, status: &ServiceStatus) {
+fn unix_now() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// Run one computation and publish it; whether it succeeded.
+pub async fn compute_once(data_dir: &DataDir, status: &ServiceStatus) -> bool {
     let today = today_in_wales();
     match materialise(data_dir, today).await {
         Ok(c) => {
-            let at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-            status.metrics.computed(&c, Month::of(today), at);
+            status.metrics.computed(&c, Month::of(today), unix_now());
             tracing::debug!(seconds = c.duration.as_secs_f64(), "computation finished");
             status.computed(c);
+            true
         }
         Err(e) => {
             tracing::error!(error = %e, "computation failed: metrics are stale");
             status.compute_failed();
             status.metrics.compute_failed();
+            false
         }
     }
 }

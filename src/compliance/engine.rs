@@ -69,16 +69,15 @@ impl Engine {
             .await?;
         // Each stage is evaluated once and held in memory: the later rules refer to their
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
-        engine
-            .materialise_in_memory(rules::DEDUPED_EVENTS, "deduped_events", &[])
-            .await?;
-        engine
-            .materialise_in_memory(rules::EFFECTIVE_EVENTS, "effective_events", &[])
-            .await?;
-        engine.ctx.deregister_table("deduped_events")?;
-        engine
-            .materialise_in_memory(rules::PATHWAYS, "pathways", &[])
-            .await?;
+        // Intermediate stages are released as soon as nothing later needs them.
+        for stage in rules::derivation() {
+            engine
+                .materialise_in_memory(stage.rule, stage.rule.name, &[])
+                .await?;
+            for table in stage.drops {
+                engine.ctx.deregister_table(table)?;
+            }
+        }
         Ok(engine)
     }
 

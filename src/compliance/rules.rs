@@ -21,11 +21,21 @@ macro_rules! rule {
 
 /// Landed events visible at the snapshot time.
 pub const SCOPED_EVENTS: Rule = rule!("scoped_events");
+/// SPEC 4 rule 1, deduplication: the ids landed more than once.
+pub const REPEATED_EVENT_IDS: Rule = rule!("repeated_event_ids");
+/// SPEC 4 rule 1, deduplication: every copy of those ids with its landing key.
+pub const REPEATED_COPIES: Rule = rule!("repeated_copies");
 /// SPEC 4 rule 1, deduplication.
 pub const DEDUPED_EVENTS: Rule = rule!("deduped_events");
+/// SPEC 4 rule 1, corrections and retractions joined to their targets.
+pub const CONTROL_LINKS: Rule = rule!("control_links");
 /// SPEC 4 rule 1, corrections and retractions.
 pub const EFFECTIVE_EVENTS: Rule = rule!("effective_events");
-/// SPEC 4 rules 2–7.
+/// SPEC 4 rules 2–3.
+pub const PATHWAY_REFERRALS: Rule = rule!("pathway_referrals");
+/// The events after the referral, keyed by pathway.
+pub const PATHWAY_EVENTS: Rule = rule!("pathway_events");
+/// SPEC 4 rules 4–7.
 pub const PATHWAYS: Rule = rule!("pathways");
 /// Default report range.
 pub const ACTIVITY_RANGE: Rule = rule!("activity_range");
@@ -44,11 +54,16 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 11] = [
+pub const ALL: [Rule; 16] = [
     BREACHES,
+    REPEATED_EVENT_IDS,
+    REPEATED_COPIES,
     DEDUPED_EVENTS,
+    CONTROL_LINKS,
     SCOPED_EVENTS,
     EFFECTIVE_EVENTS,
+    PATHWAY_REFERRALS,
+    PATHWAY_EVENTS,
     PATHWAYS,
     ACTIVITY_RANGE,
     MONTHLY,
@@ -57,6 +72,46 @@ pub const ALL: [Rule; 11] = [
     EQUITY,
     DEAD_LETTER_SUMMARY,
 ];
+
+/// The derivation plan (`sql/derivation.stages`): stage names in order, each with the tables
+/// released after it.
+const DERIVATION_STAGES: &str = include_str!("../../sql/derivation.stages");
+
+/// One stage of the derivation plan.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The rule evaluated and held in memory under its own name.
+    pub rule: Rule,
+    /// Tables no longer needed once this stage exists.
+    pub drops: Vec<&'static str>,
+}
+
+/// The rule named `name`.
+pub fn by_name(name: &str) -> Option<Rule> {
+    ALL.into_iter().find(|r| r.name == name)
+}
+
+/// The derivation stages in order. The plan is embedded at build time and checked by a unit
+/// test, so a malformed line is a build-time mistake, not a runtime condition.
+pub fn derivation() -> Vec<Stage> {
+    DERIVATION_STAGES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next().unwrap_or_default();
+            let rule = by_name(name)
+                .unwrap_or_else(|| panic!("derivation stage {name} has no sql/{name}.sql"));
+            let drops = match words.next() {
+                Some("drop") => words.collect(),
+                Some(other) => panic!("derivation stage {name}: expected `drop`, found {other}"),
+                None => Vec::new(),
+            };
+            Stage { rule, drops }
+        })
+        .collect()
+}
 
 impl Rule {
     /// The SQL with each `{name}` replaced by its value. Values are produced by this crate
@@ -71,6 +126,23 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_derivation_plan_names_existing_rules_and_ends_in_pathways() {
+        let stages = derivation();
+        assert_eq!(stages.last().map(|s| s.rule.name), Some("pathways"));
+        let mut seen: Vec<&str> = vec!["scoped_events"];
+        for stage in &stages {
+            for dropped in &stage.drops {
+                assert!(
+                    seen.contains(dropped),
+                    "{} drops unknown {dropped}",
+                    stage.rule.name
+                );
+            }
+            seen.push(stage.rule.name);
+        }
+    }
 
     #[test]
     fn every_rule_starts_with_a_header_comment() {

@@ -171,6 +171,12 @@ impl Metrics {
         self.partitions_assigned.set(n as i64);
     }
 
+    /// The last computation's inputs are unchanged (nothing landed, same day), so its figures
+    /// are still exact at `at`: freshness advances without recomputing.
+    pub fn confirmed_current(&self, at: f64) {
+        self.last_compute.set(at);
+    }
+
     /// A computation failed: the figures keep their last values and go stale.
     pub fn compute_failed(&self) {
         self.compute_failures.inc();
