@@ -1,12 +1,10 @@
--- repeated_copies: every landed copy of a repeated event_id, with its landing key: landed_at,
--- then the source coordinates, as one string that sorts in landing order, so the first landed
--- copy is the one with the smallest key and ties are broken deterministically.
--- Output: the columns of deduped_events, landing_key
-SELECT e.event_id, e.event_type, e.provider_lhb, e.referral_id, e.recorded_at, e.supersedes, e.retracts,
-       e.referral_received_date, e.referral_source, e.patient_pseudo_id, e.age_at_referral, e.sex,
-       e.ethnicity, e.preferred_language, e.wimd_quintile, e.local_authority, e.assessment_date,
-       e.assessment_outcome, e.start_date, e.appointment_stage, e.appointment_date,
-       e.appointment_outcome, e.closed_date,
+-- repeated_copies: where each copy of a repeated event_id landed: landed_at and the source
+-- coordinates, plus a landing key, one string that sorts in landing order (landed_at, then the
+-- source coordinates), so the first landed copy is the one with the smallest key and ties are
+-- broken deterministically. Narrow on purpose: deduped_events fetches the chosen copy's columns.
+-- Output: event_id, landed_at, source_topic, source_partition, source_offset, source_file, source_line, landing_key
+SELECT e.event_id, e.landed_at, e.source_topic, e.source_partition, e.source_offset,
+       e.source_file, e.source_line,
        concat(lpad(CAST(CAST(e.landed_at AS BIGINT) AS VARCHAR), 20, '0'), '|',
               COALESCE(e.source_topic, ''), '|',
               lpad(CAST(COALESCE(e.source_partition, 0) AS VARCHAR), 10, '0'), '|',

@@ -325,9 +325,9 @@ def main():
       "process start to exit (landing only; the recomputation is measured separately as `compute`).")
     w("- **`report` vs DuckDB**: process start to printed result, both: `lpmhss report --data-dir DIR "
       "--format csv` on the `serve` data directory, and `python3 benches/e2e/duckdb_report.py`, which "
-      "runs the project's own SQL files in the order lpmhss does (`scoped_events`, `deduped_events`, "
-      "`effective_events`, `pathways`, `activity_range`, `monthly`; the stages lpmhss holds in memory "
-      "are DuckDB tables) over `read_parquet('DIR/events/**/*.parquet', hive_partitioning=true)` with the "
+      "runs the project's own SQL files in the order lpmhss does (`scoped_events`, then the stages of "
+      "`sql/derivation.stages` as DuckDB tables, created and dropped where lpmhss does, then "
+      "`activity_range` and `monthly`) over `read_parquet('DIR/events/**/*.parquet', hive_partitioning=true)` with the "
       "same reference tables, translating only dialect differences (`to_char` → `strftime`; "
       "`CAST(date AS INT)` → `(date - DATE '1970-01-01')`; `CAST(timestamp AS BIGINT)` → `epoch_us(timestamp)`; "
       "integer `/` → `//`). The SQL is a copy of `sql/` taken right after the build, so both run the same "

@@ -57,7 +57,7 @@ pub struct Service {
     pub admin_addr: std::net::SocketAddr,
     stop: CancellationToken,
     consumer: tokio::task::JoinHandle<Result<(), crate::ingest::kafka::ConsumerError>>,
-    compute: tokio::task::JoinHandle<()>,
+    compute: std::thread::JoinHandle<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     http_stop: CancellationToken,
     grace: Duration,
@@ -111,12 +111,13 @@ impl Service {
             http_stop.clone(),
         ));
 
-        let compute = tokio::spawn(compute_loop(
+        let compute = spawn_compute_thread(
             data_dir,
             status.clone(),
             config.compute.interval,
             stop.clone(),
-        ));
+        )
+        .context("cannot start the computation thread")?;
 
         let kafka = client_config(&config.kafka, &config.kafka.brokers, &config.kafka.group_id);
         let pattern = config.kafka.topic_pattern.clone();
@@ -146,7 +147,8 @@ impl Service {
         self.stop.cancelled().await;
         let drained = tokio::time::timeout(self.grace, async {
             let consumer = self.consumer.await;
-            let _ = self.compute.await;
+            let compute = self.compute;
+            let _ = tokio::task::spawn_blocking(move || compute.join()).await;
             consumer
         })
         .await;
@@ -164,6 +166,47 @@ impl Service {
             Ok(Ok(Err(e))) => Err(e.into()),
             Ok(Err(join)) => Err(anyhow::anyhow!("consumer thread failed: {join}")),
         }
+    }
+}
+
+/// CPU niceness of the computation's threads. While a backlog is caught up, ingest and the
+/// computation compete for the same cores; landing comes first (every event must land, and the
+/// figures are only as fresh as what has landed). Lower-priority threads still get whatever
+/// the consumer leaves idle, so in the steady state the computation runs at full speed.
+const COMPUTE_NICENESS: i32 = 10;
+
+/// Run the periodic computation on its own thread and runtime (DataFusion's work never shares
+/// worker threads with the admin listener) at a lower CPU priority.
+fn spawn_compute_thread(
+    data_dir: DataDir,
+    status: Arc<ServiceStatus>,
+    interval: Duration,
+    stop: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("lpmhss-compute".into())
+        .spawn(move || {
+            lower_thread_priority();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("lpmhss-compute")
+                .on_thread_start(lower_thread_priority)
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(compute_loop(data_dir, status, interval, stop)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the computation runtime; stopping");
+                    stop.cancel();
+                }
+            }
+        })
+}
+
+/// Lower the calling thread's CPU priority (Linux nice values are per thread: `setpriority`
+/// on the current "process" changes only the calling thread).
+fn lower_thread_priority() {
+    if let Err(e) = rustix::process::setpriority_process(None, COMPUTE_NICENESS) {
+        tracing::debug!(error = %e, "cannot lower the computation thread's priority");
     }
 }
 
