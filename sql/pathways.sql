@@ -4,7 +4,7 @@
 --   rule 4: counted assessment = earliest assessment_date >= referral date; earlier ones flag
 --           assessment_before_referral. Its outcome is that of the latest-recorded assessment
 --           on the counted date (ties: greatest event_id), taken as the maximum of a key that
---           sorts that way, as in pathway_referrals.
+--           sorts that way, as in pathway_referrals (only where the candidates disagree).
 --   rule 5: counted intervention = earliest start_date >= counted assessment date; earlier ones
 --           flag intervention_before_assessment; none counted without a counted assessment
 --           (flag intervention_without_assessment).
@@ -15,20 +15,27 @@
 --           stage dated within [clock start, clock stop] restarts that stage's clock.
 -- Output columns: see the final SELECT.
 WITH assessment AS (
+  -- lowest/highest_outcome span the outcomes of every assessment on or after the referral date
+  -- (missing ones as ''): when they agree, that is the counted assessment's outcome whichever
+  -- one is chosen, and only the rare pathways where they differ need the ordering below.
   SELECT pathway_no,
          MIN(assessment_date) FILTER (WHERE assessment_date >= referral_received_date) AS assessment_date,
-         COUNT(*) FILTER (WHERE assessment_date < referral_received_date) AS assessments_before_referral
+         COUNT(*) FILTER (WHERE assessment_date < referral_received_date) AS assessments_before_referral,
+         MIN(COALESCE(assessment_outcome, '')) FILTER (WHERE assessment_date >= referral_received_date) AS lowest_outcome,
+         MAX(COALESCE(assessment_outcome, '')) FILTER (WHERE assessment_date >= referral_received_date) AS highest_outcome
   FROM pathway_events
   WHERE event_type = 'assessment_undertaken' AND pathway_no IS NOT NULL
   GROUP BY pathway_no
 ),
-assessment_outcome AS (
+contested_outcome AS (
   SELECT e.pathway_no,
          NULLIF(split_part(MAX(concat(
            lpad(CAST(CAST(e.recorded_at AS BIGINT) + 100000000000000000 AS VARCHAR), 20, '0'),
            '|', e.event_id, '|', COALESCE(e.assessment_outcome, ''))), '|', 3), '') AS assessment_outcome
   FROM pathway_events e
-  JOIN assessment a ON a.pathway_no = e.pathway_no AND a.assessment_date = e.assessment_date
+  JOIN assessment a
+    ON a.pathway_no = e.pathway_no AND a.assessment_date = e.assessment_date
+   AND a.lowest_outcome <> a.highest_outcome
   WHERE e.event_type = 'assessment_undertaken'
   GROUP BY e.pathway_no
 ),
@@ -74,7 +81,9 @@ measured AS (
   SELECT r.provider_lhb, r.referral_id, r.referral_received_date,
          r.referral_source, r.patient_pseudo_id, r.age_at_referral,
          r.sex, r.ethnicity, r.preferred_language, r.wimd_quintile, r.local_authority,
-         a.assessment_date, o.assessment_outcome,
+         a.assessment_date,
+         CASE WHEN a.lowest_outcome = a.highest_outcome THEN NULLIF(a.lowest_outcome, '')
+              ELSE o.assessment_outcome END AS assessment_outcome,
          CAST(a.assessment_date AS INT) - CAST(r.referral_received_date AS INT) AS assessment_wait_days,
          i.intervention_date,
          CAST(i.intervention_date AS INT) - CAST(a.assessment_date AS INT) AS intervention_wait_days,
@@ -91,7 +100,7 @@ measured AS (
          COALESCE(i.interventions_without_assessment, 0) > 0 AS flag_intervention_without_assessment
   FROM pathway_referrals r
   LEFT JOIN assessment a ON a.pathway_no = r.pathway_no
-  LEFT JOIN assessment_outcome o ON o.pathway_no = r.pathway_no
+  LEFT JOIN contested_outcome o ON o.pathway_no = r.pathway_no
   LEFT JOIN intervention i ON i.pathway_no = r.pathway_no
   LEFT JOIN closure c ON c.pathway_no = r.pathway_no
   LEFT JOIN restarts s ON s.pathway_no = r.pathway_no
