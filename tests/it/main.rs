@@ -5,6 +5,7 @@ mod support;
 mod analytics;
 mod cli_errors;
 mod demo;
+mod differential;
 mod files;
 mod fuzz;
 mod invariants;
