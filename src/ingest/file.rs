@@ -15,6 +15,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Counts reported at the end of an ingest.
@@ -29,7 +30,7 @@ pub struct IngestSummary {
     /// Lines dead-lettered, by reason.
     pub dead_lettered: BTreeMap<Reason, u64>,
     /// Landed events per board and type (for metrics).
-    pub landed_by_board_type: BTreeMap<(String, &'static str), u64>,
+    pub landed_by_board_type: BTreeMap<(&'static str, &'static str), u64>,
     /// Unknown fields dropped.
     pub unknown_fields_dropped: u64,
     /// Commit-log entries written.
@@ -227,7 +228,7 @@ fn read_inputs(
 }
 
 struct PendingBatch {
-    label: String,
+    label: Arc<str>,
     hasher: Sha256,
     first_line: i64,
     last_line: i64,
@@ -240,7 +241,7 @@ impl PendingBatch {
         let mut hasher = Sha256::new();
         hasher.update(label.as_bytes());
         PendingBatch {
-            label: label.to_string(),
+            label: label.into(),
             hasher,
             first_line: 0,
             last_line: 0,
@@ -267,7 +268,7 @@ impl PendingBatch {
         self.hasher.update(line_no.to_le_bytes());
         self.hasher.update(&line.bytes);
         let source = Source::File {
-            file: self.label.clone(),
+            file: Arc::clone(&self.label),
             line: line_no,
         };
         // A line over the limit was cut when read; pass a length that still fails the check.
@@ -282,7 +283,7 @@ impl PendingBatch {
                 summary.unknown_fields_dropped += u64::from(event.unknown_fields);
                 *summary
                     .landed_by_board_type
-                    .entry((event.provider_lhb.clone(), event.event_type.as_str()))
+                    .entry((event.provider_lhb, event.event_type.as_str()))
                     .or_default() += 1;
                 self.events.push(EventRow { event, source });
             }
