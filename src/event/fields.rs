@@ -1,37 +1,38 @@
 //! Typed reads of JSON fields, each failure mapped to its SPEC 3.3 reason with the field named.
 
+use super::json::{Json, Object};
 use super::reason::{Reason, Rejection};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Map, Value};
 
 /// A JSON object under validation, with the path prefix used in details (`patient.` for nested).
-pub(super) struct Fields<'a> {
-    pub obj: &'a Map<String, Value>,
+/// Strings are read borrowed from the message; only what lands is copied.
+pub(super) struct Fields<'o, 'a> {
+    pub obj: &'o Object<'a>,
     pub prefix: &'static str,
 }
 
-impl<'a> Fields<'a> {
+impl<'o, 'a> Fields<'o, 'a> {
     fn name(&self, field: &str) -> String {
         format!("{}{field}", self.prefix)
     }
 
     /// A present, non-null value.
-    pub fn get(&self, field: &str) -> Option<&'a Value> {
-        self.obj.get(field).filter(|v| !v.is_null())
+    pub fn get(&self, field: &str) -> Option<&'o Json<'a>> {
+        self.obj.get(field).filter(|v| !matches!(v, Json::Null))
     }
 
-    pub fn req_str(&self, field: &str) -> Result<&'a str, Rejection> {
+    pub fn req_str(&self, field: &str) -> Result<&'o str, Rejection> {
         match self.get(field) {
             None => Err(Rejection::missing(&self.name(field))),
-            Some(Value::String(s)) => Ok(s),
+            Some(Json::Str(s)) => Ok(s),
             Some(_) => Err(Rejection::invalid(&self.name(field), "a string")),
         }
     }
 
-    pub fn opt_str(&self, field: &str) -> Result<Option<&'a str>, Rejection> {
+    pub fn opt_str(&self, field: &str) -> Result<Option<&'o str>, Rejection> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Json::Str(s)) => Ok(Some(s)),
             Some(_) => Err(Rejection::invalid(&self.name(field), "a string")),
         }
     }
@@ -50,26 +51,35 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn req_enum(&self, field: &str, allowed: &[&str]) -> Result<String, Rejection> {
+    pub fn req_enum(
+        &self,
+        field: &str,
+        allowed: &[&'static str],
+    ) -> Result<&'static str, Rejection> {
         let s = self.req_str(field)?;
         self.check_enum(field, s, allowed)
     }
 
-    pub fn opt_enum(&self, field: &str, allowed: &[&str]) -> Result<Option<String>, Rejection> {
+    pub fn opt_enum(
+        &self,
+        field: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, Rejection> {
         self.opt_str(field)?
             .map(|s| self.check_enum(field, s, allowed))
             .transpose()
     }
 
-    fn check_enum(&self, field: &str, s: &str, allowed: &[&str]) -> Result<String, Rejection> {
-        if allowed.contains(&s) {
-            Ok(s.to_string())
-        } else {
-            Err(Rejection::invalid(
-                &self.name(field),
-                &format!("one of {}", allowed.join("|")),
-            ))
-        }
+    /// The allowed value itself, so a landed enum is a `&'static str`, not a copy.
+    fn check_enum(
+        &self,
+        field: &str,
+        s: &str,
+        allowed: &[&'static str],
+    ) -> Result<&'static str, Rejection> {
+        allowed.iter().copied().find(|a| *a == s).ok_or_else(|| {
+            Rejection::invalid(&self.name(field), &format!("one of {}", allowed.join("|")))
+        })
     }
 
     pub fn req_uuid(&self, field: &str) -> Result<String, Rejection> {
@@ -115,11 +125,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Names present in the object but not in `known`: dropped and counted, never landed.
-    pub fn count_unknown(&self, known: &[&str]) -> u32 {
+    /// Names present in the object (`null` included) but in none of the `known` lists:
+    /// dropped and counted, never landed.
+    pub fn count_unknown(&self, known: &[&[&str]]) -> u32 {
         self.obj
             .keys()
-            .filter(|k| !known.contains(&k.as_str()))
+            .filter(|k| !known.iter().any(|list| list.contains(k)))
             .count() as u32
     }
 }
@@ -156,7 +167,7 @@ pub fn is_referral_id(s: &str) -> bool {
 }
 
 /// `schema_version`: absent → missing, non-integer → invalid, other integers → unsupported.
-pub fn check_schema_version(f: &Fields<'_>) -> Result<(), Rejection> {
+pub fn check_schema_version(f: &Fields<'_, '_>) -> Result<(), Rejection> {
     match f.get("schema_version") {
         None => Err(Rejection::missing("schema_version")),
         Some(v) => match v.as_i64() {

@@ -2,6 +2,7 @@
 //! callers count outcomes.
 
 mod fields;
+mod json;
 pub mod pseudonymise;
 pub mod reason;
 pub mod record;

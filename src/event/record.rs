@@ -1,5 +1,7 @@
 //! The validated, pseudonymised event as it is landed: one flat row per message (SPEC 3.1–3.2,
-//! minus the NHS number and date of birth, plus `age_at_referral`).
+//! minus the NHS number and date of birth, plus `age_at_referral`). Codes from closed sets
+//! (board, enums, local authority) are `&'static str` pointing into the reference data, so
+//! only the free-form values (ids, pseudonym, ethnicity) are allocated per event.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -57,15 +59,15 @@ pub struct Patient {
     /// Completed years on the referral date; `None` when no date of birth was sent.
     pub age_at_referral: Option<i32>,
     /// `female` | `male` | `other` | `unknown`.
-    pub sex: Option<String>,
+    pub sex: Option<&'static str>,
     /// NHS Wales ethnic category code.
     pub ethnicity: Option<String>,
     /// `cy` | `en` | `other`.
-    pub preferred_language: Option<String>,
+    pub preferred_language: Option<&'static str>,
     /// Welsh Index of Multiple Deprivation quintile, 1 = most deprived.
     pub wimd_quintile: Option<i32>,
     /// W06 local authority code.
-    pub local_authority: Option<String>,
+    pub local_authority: Option<&'static str>,
 }
 
 /// The type-specific part of an event.
@@ -76,7 +78,7 @@ pub enum Payload {
         /// The clock start.
         received_date: NaiveDate,
         /// Optional source of the referral.
-        source: Option<String>,
+        source: Option<&'static str>,
         /// Landable patient attributes.
         patient: Patient,
     },
@@ -85,30 +87,30 @@ pub enum Payload {
         /// Clock stop for Part 1a.
         date: NaiveDate,
         /// Optional outcome.
-        outcome: Option<String>,
+        outcome: Option<&'static str>,
     },
     /// `intervention_started`.
     Intervention {
         /// Clock stop for Part 1b.
         start_date: NaiveDate,
         /// Optional therapy type.
-        intervention_type: Option<String>,
+        intervention_type: Option<&'static str>,
     },
     /// `appointment_outcome`.
     Appointment {
         /// `assessment` | `intervention`.
-        stage: String,
+        stage: &'static str,
         /// Date of the appointment.
         date: NaiveDate,
         /// `attended` | `did_not_attend` | `cancelled_by_patient` | `cancelled_by_provider`.
-        outcome: String,
+        outcome: &'static str,
     },
     /// `referral_closed`.
     Closure {
         /// Date the pathway closed.
         date: NaiveDate,
         /// Optional reason.
-        reason: Option<String>,
+        reason: Option<&'static str>,
     },
     /// `event_retracted`.
     Retraction {
@@ -125,7 +127,7 @@ pub struct LandedEvent {
     /// Which of the six types.
     pub event_type: EventType,
     /// ODS code of the provider board.
-    pub provider_lhb: String,
+    pub provider_lhb: &'static str,
     /// Pathway id within the board.
     pub referral_id: String,
     /// When the source system recorded it.

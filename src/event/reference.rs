@@ -46,15 +46,17 @@ pub fn board(ods: &str) -> Option<&'static Board> {
 
 /// Whether `code` is one of the 22 Welsh local authority (W06) codes.
 pub fn is_local_authority(code: &str) -> bool {
-    static CODES: OnceLock<Vec<String>> = OnceLock::new();
+    local_authority(code).is_some()
+}
+
+/// The reference data's own copy of a Welsh local authority (W06) code, if `code` is one.
+pub fn local_authority(code: &str) -> Option<&'static str> {
+    static CODES: OnceLock<Vec<&'static str>> = OnceLock::new();
     CODES
-        .get_or_init(|| {
-            data_rows(LOCAL_AUTHORITIES_CSV)
-                .map(|c| c[0].to_string())
-                .collect()
-        })
+        .get_or_init(|| data_rows(LOCAL_AUTHORITIES_CSV).map(|c| c[0]).collect())
         .iter()
-        .any(|c| c == code)
+        .copied()
+        .find(|c| *c == code)
 }
 
 /// The board codes followed by `WALES`: the row order of every published table.

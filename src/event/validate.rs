@@ -1,14 +1,16 @@
 //! `Validator::validate`: raw message bytes → a landable event or a rejection with exactly one
 //! SPEC 3.3 reason. Checks run in a fixed order (envelope, common fields, type fields, patient,
-//! dates) so the same bad message always gets the same reason.
+//! dates) so the same bad message always gets the same reason. The message is read through
+//! `Json`, a borrowed view that parses like `serde_json::Value` without copying every key and
+//! string.
 
 use super::fields::{check_schema_version, is_referral_id, Fields};
+use super::json::Json;
 use super::pseudonymise::{is_valid_nhs_number, Pseudonymiser};
 use super::reason::{Reason, Rejection};
 use super::record::{EventType, LandedEvent, Patient, Payload};
 use super::reference;
 use chrono::{Datelike, Days, NaiveDate};
-use serde_json::Value;
 
 /// Largest message accepted (SPEC 3: at most 64 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -108,13 +110,13 @@ impl Validator {
         }
         let text = std::str::from_utf8(payload)
             .map_err(|_| Rejection::new(Reason::Malformed, "message is not valid UTF-8"))?;
-        let value: Value = serde_json::from_str(text).map_err(|e| {
+        let value = Json::parse(text).map_err(|e| {
             Rejection::new(
                 Reason::Malformed,
                 format!("not valid JSON at line {} column {}", e.line(), e.column()),
             )
         })?;
-        let Value::Object(obj) = &value else {
+        let Json::Object(obj) = &value else {
             return Err(Rejection::new(Reason::Malformed, "not a JSON object"));
         };
         let f = Fields { obj, prefix: "" };
@@ -128,12 +130,12 @@ impl Validator {
             )
         })?;
         let provider_lhb = f.req_str("provider_lhb")?;
-        if reference::board(provider_lhb).is_none() {
+        let Some(board) = reference::board(provider_lhb) else {
             return Err(Rejection::new(
                 Reason::UnknownHealthBoard,
                 "provider_lhb: not one of the seven health board codes",
             ));
-        }
+        };
         if let Some(expected) = topic_board {
             if expected != provider_lhb {
                 return Err(Rejection::new(
@@ -156,19 +158,19 @@ impl Validator {
         let supersedes = f.opt_uuid("supersedes")?;
 
         let (payload, type_fields) = self.type_payload(&f, event_type)?;
-        let mut unknown_fields = f.count_unknown(&[&COMMON[..], type_fields].concat());
-        if let Some(Value::Object(p)) = f.get("patient") {
+        let mut unknown_fields = f.count_unknown(&[&COMMON, type_fields]);
+        if let Some(Json::Object(p)) = f.get("patient") {
             let pf = Fields {
                 obj: p,
                 prefix: "patient.",
             };
-            unknown_fields += pf.count_unknown(&PATIENT_FIELDS);
+            unknown_fields += pf.count_unknown(&[&PATIENT_FIELDS]);
         }
 
         let event = LandedEvent {
             event_id,
             event_type,
-            provider_lhb: provider_lhb.to_string(),
+            provider_lhb: board.ods.as_str(),
             referral_id: referral_id.to_string(),
             recorded_at,
             supersedes,
@@ -181,7 +183,7 @@ impl Validator {
 
     fn type_payload(
         &self,
-        f: &Fields<'_>,
+        f: &Fields<'_, '_>,
         event_type: EventType,
     ) -> Result<(Payload, &'static [&'static str]), Rejection> {
         Ok(match event_type {
@@ -190,7 +192,7 @@ impl Validator {
                 let source = f.opt_enum("referral_source", &REFERRAL_SOURCES)?;
                 let patient = match f.get("patient") {
                     None => Patient::default(),
-                    Some(Value::Object(p)) => self.patient(
+                    Some(Json::Object(p)) => self.patient(
                         &Fields {
                             obj: p,
                             prefix: "patient.",
@@ -249,7 +251,7 @@ impl Validator {
 
     /// Patient attributes: the NHS number becomes a pseudonym and the date of birth an age,
     /// and neither leaves this function.
-    fn patient(&self, p: &Fields<'_>, referral_date: NaiveDate) -> Result<Patient, Rejection> {
+    fn patient(&self, p: &Fields<'_, '_>, referral_date: NaiveDate) -> Result<Patient, Rejection> {
         let pseudo_id = match p.get("nhs_number") {
             // The NHS number wins over a board pseudo_id: it gives the national pseudonym.
             Some(v) => match v.as_str() {
@@ -287,15 +289,15 @@ impl Validator {
                 ));
             }
         }
-        let local_authority = p.opt_str("local_authority")?;
-        if let Some(la) = local_authority {
-            if !reference::is_local_authority(la) {
-                return Err(Rejection::invalid(
+        let local_authority = match p.opt_str("local_authority")? {
+            None => None,
+            Some(la) => Some(reference::local_authority(la).ok_or_else(|| {
+                Rejection::invalid(
                     "patient.local_authority",
                     "a Welsh local authority code W06000001-W06000024",
-                ));
-            }
-        }
+                )
+            })?),
+        };
         Ok(Patient {
             pseudo_id,
             age_at_referral,
@@ -303,7 +305,7 @@ impl Validator {
             ethnicity: ethnicity.map(str::to_string),
             preferred_language: p.opt_enum("preferred_language", &LANGUAGES)?,
             wimd_quintile: p.opt_int_in("wimd_quintile", 1, 5)?,
-            local_authority: local_authority.map(str::to_string),
+            local_authority,
         })
     }
 }

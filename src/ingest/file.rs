@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Counts reported at the end of an ingest.
@@ -27,7 +30,7 @@ pub struct IngestSummary {
     /// Lines dead-lettered, by reason.
     pub dead_lettered: BTreeMap<Reason, u64>,
     /// Landed events per board and type (for metrics).
-    pub landed_by_board_type: BTreeMap<(String, &'static str), u64>,
+    pub landed_by_board_type: BTreeMap<(&'static str, &'static str), u64>,
     /// Unknown fields dropped.
     pub unknown_fields_dropped: u64,
     /// Commit-log entries written.
@@ -97,16 +100,93 @@ pub struct Progress<'a> {
 
 /// Ingest every input, committing a batch every `batch_lines` lines and at the end of each
 /// input. `progress` is called about every two seconds.
+///
+/// Reading and validating run on the calling thread while a second thread lands the previous
+/// batch, so parsing and Parquet writing (with its fsyncs) overlap. Batches are cut exactly as
+/// a serial loop would cut them and land in the same order, one at a time, so file names and
+/// commit-log entries are the same. The channel holds one batch, so at most three are in
+/// memory: one filling, one waiting, one landing.
 pub fn ingest_inputs(
     landing: &mut Landing,
     validator: &Validator,
     inputs: Vec<Input>,
     batch_lines: usize,
-    mut progress: impl FnMut(Progress<'_>),
+    progress: impl FnMut(Progress<'_>),
 ) -> Result<IngestSummary, FileIngestError> {
+    let landed = AtomicU64::new(0);
+    let (to_landing, batches) = mpsc::sync_channel::<Batch>(1);
+    std::thread::scope(|scope| {
+        let lander = std::thread::Builder::new()
+            .name("lpmhss-land".into())
+            .spawn_scoped(scope, || land_in_order(landing, batches, &landed))
+            // As `std::thread::spawn` would: no thread means the process is out of resources.
+            .expect("cannot start the landing thread");
+        let read = read_inputs(
+            validator,
+            inputs,
+            batch_lines,
+            &to_landing,
+            &landed,
+            progress,
+        );
+        // Closing the channel lets the landing thread finish the batches already handed over.
+        drop(to_landing);
+        let landing_result = lander
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A serial loop lands a batch before reading the lines after it, so a landing failure
+        // comes before any read error found further on: report it first.
+        landing_result?;
+        let mut summary = match read {
+            Ok(summary) => summary,
+            Err(ReadStop::Read(e)) => return Err(e),
+            Err(ReadStop::LandingStopped) => {
+                unreachable!("the landing thread stops early only with an error")
+            }
+        };
+        summary.batches = landed.load(Ordering::Acquire);
+        Ok(summary)
+    })
+}
+
+/// Why reading stopped before the end of the inputs.
+enum ReadStop {
+    /// An input could not be read.
+    Read(FileIngestError),
+    /// The landing thread failed and stopped taking batches; its error is the one to report.
+    LandingStopped,
+}
+
+/// Land batches in the order they arrive until the channel closes or a batch fails; a failure
+/// drops the receiver, which stops the reader at its next hand-over.
+fn land_in_order(
+    landing: &mut Landing,
+    batches: Receiver<Batch>,
+    landed: &AtomicU64,
+) -> Result<(), LandingError> {
+    for batch in batches {
+        landing.land(batch)?;
+        landed.fetch_add(1, Ordering::Release);
+    }
+    Ok(())
+}
+
+fn read_inputs(
+    validator: &Validator,
+    inputs: Vec<Input>,
+    batch_lines: usize,
+    to_landing: &SyncSender<Batch>,
+    landed: &AtomicU64,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<IngestSummary, ReadStop> {
     let mut summary = IngestSummary::default();
     let started = Instant::now();
     let mut last_progress = Instant::now();
+    let hand_over = |pending: PendingBatch| {
+        to_landing
+            .send(pending.into_batch())
+            .map_err(|_| ReadStop::LandingStopped)
+    };
     for input in inputs {
         let label = input.label.clone();
         let mut lines = BoundedLines::new(input.reader, MAX_MESSAGE_BYTES + 1);
@@ -116,7 +196,7 @@ pub fn ingest_inputs(
         loop {
             let more = lines
                 .next_line(&mut line)
-                .map_err(|e| FileIngestError::Read(label.clone(), e))?;
+                .map_err(|e| ReadStop::Read(FileIngestError::Read(label.clone(), e)))?;
             if !more {
                 break;
             }
@@ -128,11 +208,11 @@ pub fn ingest_inputs(
             summary.lines_read += 1;
             pending.add(validator, &line, line_no, &mut summary);
             if pending.len() >= batch_lines {
-                pending.commit(landing, &mut summary)?;
-                pending = PendingBatch::new(&label);
+                hand_over(std::mem::replace(&mut pending, PendingBatch::new(&label)))?;
             }
             if last_progress.elapsed() >= Duration::from_secs(2) {
                 last_progress = Instant::now();
+                summary.batches = landed.load(Ordering::Acquire);
                 progress(Progress {
                     input: &label,
                     summary: &summary,
@@ -141,14 +221,14 @@ pub fn ingest_inputs(
             }
         }
         if pending.len() > 0 {
-            pending.commit(landing, &mut summary)?;
+            hand_over(pending)?;
         }
     }
     Ok(summary)
 }
 
 struct PendingBatch {
-    label: String,
+    label: Arc<str>,
     hasher: Sha256,
     first_line: i64,
     last_line: i64,
@@ -161,7 +241,7 @@ impl PendingBatch {
         let mut hasher = Sha256::new();
         hasher.update(label.as_bytes());
         PendingBatch {
-            label: label.to_string(),
+            label: label.into(),
             hasher,
             first_line: 0,
             last_line: 0,
@@ -188,7 +268,7 @@ impl PendingBatch {
         self.hasher.update(line_no.to_le_bytes());
         self.hasher.update(&line.bytes);
         let source = Source::File {
-            file: self.label.clone(),
+            file: Arc::clone(&self.label),
             line: line_no,
         };
         // A line over the limit was cut when read; pass a length that still fails the check.
@@ -203,7 +283,7 @@ impl PendingBatch {
                 summary.unknown_fields_dropped += u64::from(event.unknown_fields);
                 *summary
                     .landed_by_board_type
-                    .entry((event.provider_lhb.clone(), event.event_type.as_str()))
+                    .entry((event.provider_lhb, event.event_type.as_str()))
                     .or_default() += 1;
                 self.events.push(EventRow { event, source });
             }
@@ -220,13 +300,11 @@ impl PendingBatch {
         }
     }
 
-    fn commit(
-        self,
-        landing: &mut Landing,
-        summary: &mut IngestSummary,
-    ) -> Result<(), FileIngestError> {
+    /// The batch to land: its stem hashes the input's name and every line with its number,
+    /// so the same lines always land under the same names.
+    fn into_batch(self) -> Batch {
         let hash = hex::encode(self.hasher.finalize());
-        let batch = Batch {
+        Batch {
             stem: file_stem(&hash[..16], self.first_line, self.last_line),
             events: self.events,
             dead_letters: self.dead,
@@ -235,10 +313,7 @@ impl PendingBatch {
                 "{} lines {}-{}",
                 self.label, self.first_line, self.last_line
             )),
-        };
-        landing.land(batch)?;
-        summary.batches += 1;
-        Ok(())
+        }
     }
 }
 
@@ -248,3 +323,7 @@ fn board_named_in(bytes: &[u8]) -> Option<String> {
     let lhb = value.get("provider_lhb")?.as_str()?;
     reference::board(lhb).map(|b| b.ods.clone())
 }
+
+#[cfg(test)]
+#[path = "file_tests.rs"]
+mod tests;

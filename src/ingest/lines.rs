@@ -35,7 +35,7 @@ impl<R: BufRead> BoundedLines<R> {
                 break;
             }
             saw_any = true;
-            let (chunk, done) = match memchr_newline(buf) {
+            let (chunk, done) = match memchr::memchr(b'\n', buf) {
                 Some(i) => (&buf[..i], Some(i + 1)),
                 None => (buf, None),
             };
@@ -55,10 +55,6 @@ impl<R: BufRead> BoundedLines<R> {
         }
         Ok(saw_any)
     }
-}
-
-fn memchr_newline(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|b| *b == b'\n')
 }
 
 #[cfg(test)]

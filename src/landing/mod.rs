@@ -197,10 +197,10 @@ impl Landing {
         let landed_at = Utc::now();
         let mut pending = Vec::new();
 
-        let mut events_by_board: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+        let mut events_by_board: BTreeMap<&str, Vec<EventRow>> = BTreeMap::new();
         for row in batch.events {
             events_by_board
-                .entry(row.event.provider_lhb.clone())
+                .entry(row.event.provider_lhb)
                 .or_default()
                 .push(row);
         }

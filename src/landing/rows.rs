@@ -11,13 +11,14 @@ use arrow::error::ArrowError;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 
-/// Where a message came from.
+/// Where a message came from. Names are shared (`Arc<str>`): every row of a batch carries
+/// the same one, and a copy per row was an allocation per message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A Kafka message.
     Kafka {
         /// Topic name.
-        topic: String,
+        topic: Arc<str>,
         /// Partition.
         partition: i32,
         /// Offset of the message.
@@ -26,7 +27,7 @@ pub enum Source {
     /// A line of an NDJSON file (`-` for stdin).
     File {
         /// File name as given on the command line.
-        file: String,
+        file: Arc<str>,
         /// 1-based line number.
         line: i64,
     },
@@ -76,11 +77,11 @@ fn source_columns<'a>(sources: impl Iterator<Item = &'a Source> + Clone) -> Vec<
             topic,
             partition,
             offset,
-        } => Some((topic.as_str(), *partition, *offset)),
+        } => Some((&**topic, *partition, *offset)),
         Source::File { .. } => None,
     };
     let file = |s: &'a Source| match s {
-        Source::File { file, line } => Some((file.as_str(), *line)),
+        Source::File { file, line } => Some((&**file, *line)),
         Source::Kafka { .. } => None,
     };
     vec![
@@ -124,7 +125,7 @@ pub fn events_batch(
     let mut columns: Vec<ArrayRef> = vec![
         str_col(|e| Some(e.event_id.as_str())),
         str_col(|e| Some(e.event_type.as_str())),
-        str_col(|e| Some(e.provider_lhb.as_str())),
+        str_col(|e| Some(e.provider_lhb)),
         str_col(|e| Some(e.referral_id.as_str())),
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(ev().map(|e| micros(e.recorded_at)))
@@ -143,13 +144,13 @@ pub fn events_batch(
         Arc::new(Int32Array::from_iter(
             ev().map(|e| patient(e).and_then(|p| p.age_at_referral)),
         )),
-        strings(ev().map(|e| patient(e).and_then(|p| p.sex.as_deref()))),
+        strings(ev().map(|e| patient(e).and_then(|p| p.sex))),
         strings(ev().map(|e| patient(e).and_then(|p| p.ethnicity.as_deref()))),
-        strings(ev().map(|e| patient(e).and_then(|p| p.preferred_language.as_deref()))),
+        strings(ev().map(|e| patient(e).and_then(|p| p.preferred_language))),
         Arc::new(Int32Array::from_iter(
             ev().map(|e| patient(e).and_then(|p| p.wimd_quintile)),
         )),
-        strings(ev().map(|e| patient(e).and_then(|p| p.local_authority.as_deref()))),
+        strings(ev().map(|e| patient(e).and_then(|p| p.local_authority))),
         date_col(|p| match p {
             Payload::Assessment { date, .. } => Some(*date),
             _ => None,
@@ -169,7 +170,7 @@ pub fn events_batch(
             _ => None,
         }),
         str_col(|e| match &e.payload {
-            Payload::Appointment { stage, .. } => Some(stage.as_str()),
+            Payload::Appointment { stage, .. } => Some(*stage),
             _ => None,
         }),
         date_col(|p| match p {
@@ -177,7 +178,7 @@ pub fn events_batch(
             _ => None,
         }),
         str_col(|e| match &e.payload {
-            Payload::Appointment { outcome, .. } => Some(outcome.as_str()),
+            Payload::Appointment { outcome, .. } => Some(*outcome),
             _ => None,
         }),
         date_col(|p| match p {

@@ -165,7 +165,7 @@ impl Pipeline {
         let topic_board = reference::board_of_topic(topic);
         let payload = payload.unwrap_or(&[]);
         let source = Source::Kafka {
-            topic: topic.to_string(),
+            topic: topic.into(),
             partition,
             offset,
         };
@@ -237,12 +237,12 @@ impl Pipeline {
         let (topic, partition) = key;
         let last = buffer.last_offset;
         let metrics = self.status.metrics.clone();
-        let landed: Vec<(String, &'static str, u32)> = buffer
+        let landed: Vec<(&'static str, &'static str, u32)> = buffer
             .events
             .iter()
             .map(|r| {
                 (
-                    r.event.provider_lhb.clone(),
+                    r.event.provider_lhb,
                     r.event.event_type.as_str(),
                     r.event.unknown_fields,
                 )
@@ -269,7 +269,7 @@ impl Pipeline {
                 for r in reasons {
                     metrics.event_dead_lettered(r);
                 }
-                let boards: Vec<&str> = landed.iter().map(|l| l.0.as_str()).collect();
+                let boards: Vec<&str> = landed.iter().map(|l| l.0).collect();
                 metrics.batch_landed(done.landed_at.timestamp_micros() as f64 / 1e6, boards);
                 tracing::debug!(topic, partition, first, last, "landed batch");
             }
