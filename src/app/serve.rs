@@ -91,13 +91,10 @@ impl Service {
             max_age: config.landing.flush_max_age,
             max_buffered: config.landing.flush_max_messages * 4,
         };
-        let pipeline = Arc::new(Mutex::new(Pipeline::new(
-            landing,
-            validator,
-            status.clone(),
-            faults,
-            policy,
-        )));
+        let pipeline = Arc::new(Mutex::new(
+            Pipeline::new(landing, validator, status.clone(), faults, policy)
+                .context("cannot start the landing thread")?,
+        ));
 
         let listener = TcpListener::bind(&config.admin.addr)
             .await

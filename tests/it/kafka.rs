@@ -334,3 +334,53 @@ fn sigterm_flushes_and_exits_zero_within_the_grace_period() {
         (messages.len() as u64, messages.len() as u64)
     );
 }
+
+/// Landing runs on its own thread while polling goes on, so when a batch fails, later batches
+/// of its partition may already be cut or queued. They must not land (the commit log would
+/// then record offsets above messages that never landed): the partition is rewound to the
+/// failed batch and everything lands exactly once when the fault clears.
+#[test]
+fn a_landing_failure_rewinds_its_partition_and_lands_exactly_once() {
+    let broker = Broker::start(1);
+    let messages = feed(6000, 17);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A file where 7A1's events partition directory belongs: every batch of 7A1 fails.
+    let blocker = data.join("events/lhb=7A1");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"").unwrap();
+    let g = Serve::new(&broker, &data, "landing-failure")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "100")
+        .start();
+    let topics_committed = || -> std::collections::BTreeSet<String> {
+        let Ok(dir) = std::fs::read_dir(data.join("_lpmhss/commit_log")) else {
+            return Default::default();
+        };
+        dir.filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .flat_map(|v| {
+                v["offsets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|o| o["topic"].as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    wait_for(Duration::from_secs(60), || {
+        (topics_committed().len() >= 6).then_some(())
+    })
+    .expect("the other boards land");
+    // Let 7A1 fail, rewind and fail again a few times.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!topics_committed().contains("lpmhss.events.7A1"));
+    std::fs::remove_file(&blocker).unwrap();
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(g);
+    let log =
+        std::fs::read_to_string(std::env::temp_dir().join("lpmhss-it-landing-failure.serve.log"))
+            .unwrap();
+    assert!(log.contains("landing failed"), "the failure path ran");
+}

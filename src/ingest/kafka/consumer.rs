@@ -1,6 +1,7 @@
 //! The consume loop: a blocking thread that polls, hands messages to the [`Pipeline`] and flushes
 //! on size or age. The age trigger runs every poll timeout, so a quiet board's last events land
-//! even when nothing else arrives. On shutdown: stop polling, flush, commit, close.
+//! even when nothing else arrives; so does the commit of batches the landing thread has landed.
+//! On shutdown: stop polling, flush and wait for every batch to land, commit, close.
 
 use super::context::LandingContext;
 use super::pipeline::Pipeline;
@@ -77,7 +78,7 @@ pub fn run_consumer(
             Some(Ok(m)) => {
                 let full = lock().accept(m.topic(), m.partition(), m.offset(), m.payload());
                 if full {
-                    flush_due_logged(&mut lock(), &consumer);
+                    lock().flush_due();
                 }
             }
             Some(Err(e)) if last_error_log.elapsed() > Duration::from_secs(10) => {
@@ -86,7 +87,11 @@ pub fn run_consumer(
             }
             Some(Err(_)) => {}
         }
-        flush_due_logged(&mut lock(), &consumer);
+        let mut p = lock();
+        // Failures are logged by the pipeline, which rewinds the partition: its messages are
+        // read again and retried with the next batch.
+        let _ = p.collect_landed(&consumer);
+        p.flush_due();
     }
     tracing::info!("stopping: flushing buffered messages");
     lock().flush_all(&consumer)?;
@@ -98,9 +103,4 @@ pub fn run_consumer(
     drop(consumer);
     tracing::info!("consumer closed");
     Ok(())
-}
-
-fn flush_due_logged(p: &mut Pipeline, consumer: &BaseConsumer<LandingContext>) {
-    // Failures are logged and reported by the pipeline; the loop retries on the next trigger.
-    let _ = p.flush_due(consumer);
 }

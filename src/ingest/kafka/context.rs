@@ -1,7 +1,9 @@
 //! The consumer context: rebalance handling and statistics. On assignment every partition is
 //! positioned from the landing commit log (the source of truth), never from the group's
-//! committed offsets; on revocation the revoked partitions' buffers are flushed (or, if that
-//! fails, dropped: they were never committed, so the next owner re-reads them).
+//! committed offsets; on revocation the revoked partitions' buffers are flushed and the
+//! callback returns only when every batch of theirs, including those already with the landing
+//! thread, has landed (or failed and been dropped: never committed, so the next owner re-reads
+//! them).
 
 use super::pipeline::Pipeline;
 use rdkafka::client::ClientContext;

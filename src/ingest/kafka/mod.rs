@@ -3,6 +3,7 @@
 
 mod consumer;
 mod context;
+mod lander;
 mod pipeline;
 
 pub use consumer::{client_config, run_consumer, ConsumerError};

@@ -2,12 +2,21 @@
 //! validate → buffer → (size or age) → land (Parquet + commit log, with offsets) → group
 //! commit. Messages below a partition's committed position are skipped, so a replay after a
 //! crash never lands an offset twice.
+//!
+//! Validation and buffering run on the poll thread; a full batch is handed to the landing
+//! thread (`lander.rs`) and the poll thread goes back to polling. Its offsets are committed to
+//! the group only when the landing thread reports the batch landed. A partition's batches land
+//! in the order they were cut; if one fails, the partition is rewound to that batch's first
+//! offset and its later batches (buffered or queued) are discarded, to be read again. On
+//! revocation and at shutdown the poll thread hands over what it buffers and waits until every
+//! batch of the partitions concerned has landed or failed.
 
+use super::lander::{Done, Job, Lander, Outcome};
 use crate::event::{redact::redacted_payload, reference, Validator};
 use crate::fault::{FaultPlan, FaultPoint};
 use crate::landing::{
-    kafka_partition_prefix, kafka_stem, Batch, DeadLetterRow, EventRow, Landing, PartitionOffset,
-    Source,
+    kafka_partition_prefix, kafka_stem, Batch, DeadLetterRow, EventRow, Landing, LandingError,
+    PartitionOffset, Source,
 };
 use crate::status::ServiceStatus;
 use crate::telemetry::Metrics;
@@ -15,10 +24,16 @@ use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type PartitionKey = (String, i32);
+/// A topic and partition.
+pub(super) type PartitionKey = (String, i32);
+
+/// Batches that may wait for the landing thread behind the one it is landing: with the
+/// buffers' own bound (`max_buffered`), memory holds at most that many messages plus three
+/// batches in flight. Handing over a fourth blocks the poll thread, as landing used to.
+const BATCHES_WAITING: usize = 2;
 
 /// Buffered, not yet landed messages of one partition.
 #[derive(Default)]
@@ -36,6 +51,17 @@ impl PartitionBuffer {
     }
 }
 
+/// A partition this process owns.
+struct Owned {
+    /// Shared by the source column of every row from this partition.
+    topic: Arc<str>,
+    /// The next offset to accept: everything below it is landed, in flight or buffered.
+    position: i64,
+    /// Changes when the partition is assigned and when it is rewound after a failure, so the
+    /// landing thread can tell batches cut before a failure from those cut after it.
+    epoch: u64,
+}
+
 /// Flush triggers.
 #[derive(Debug, Clone, Copy)]
 pub struct FlushPolicy {
@@ -49,33 +75,43 @@ pub struct FlushPolicy {
 
 /// The consumer's landing state, shared with the rebalance callback.
 pub struct Pipeline {
-    landing: Landing,
+    /// Shared with the landing thread; read here on assignment.
+    landing: Arc<Mutex<Landing>>,
+    lander: Lander,
     validator: Validator,
     status: Arc<ServiceStatus>,
     faults: Arc<FaultPlan>,
     policy: FlushPolicy,
     buffers: BTreeMap<PartitionKey, PartitionBuffer>,
-    positions: BTreeMap<PartitionKey, i64>,
+    owned: BTreeMap<PartitionKey, Owned>,
+    /// Batches handed to the landing thread and not yet reported, per partition.
+    in_flight: BTreeMap<PartitionKey, usize>,
+    next_epoch: u64,
 }
 
 impl Pipeline {
-    /// A pipeline landing into `landing`.
+    /// A pipeline landing into `landing`; starts the landing thread.
     pub fn new(
         landing: Landing,
         validator: Validator,
         status: Arc<ServiceStatus>,
         faults: Arc<FaultPlan>,
         policy: FlushPolicy,
-    ) -> Self {
-        Pipeline {
+    ) -> std::io::Result<Self> {
+        let landing = Arc::new(Mutex::new(landing));
+        let lander = Lander::start(landing.clone(), status.clone(), BATCHES_WAITING)?;
+        Ok(Pipeline {
             landing,
+            lander,
             validator,
             status,
             faults,
             policy,
             buffers: BTreeMap::new(),
-            positions: BTreeMap::new(),
-        }
+            owned: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            next_epoch: 0,
+        })
     }
 
     /// The metrics facade.
@@ -85,25 +121,33 @@ impl Pipeline {
 
     /// Whether this process owns the partition now.
     pub fn is_assigned(&self, topic: &str, partition: i32) -> bool {
-        self.positions.contains_key(&(topic.to_string(), partition))
+        self.owned.contains_key(&(topic.to_string(), partition))
     }
 
     /// Every partition owned now.
     pub fn assigned(&self) -> Vec<PartitionKey> {
-        self.positions.keys().cloned().collect()
+        self.owned.keys().cloned().collect()
+    }
+
+    fn new_epoch(&mut self) -> u64 {
+        self.next_epoch += 1;
+        self.next_epoch
     }
 
     /// New partitions: read the commit log afresh (another process may have landed them
     /// since), clear crash debris, and return where each resumes (`None`: from the beginning).
+    /// A partition has nothing in flight here: revocation waits for its batches.
     pub fn on_assign(&mut self, parts: &[PartitionKey]) -> Vec<Option<i64>> {
-        if let Err(e) = self.landing.refresh() {
+        let landing = self.landing.clone();
+        let mut landing = landing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = landing.refresh() {
             tracing::error!(error = %e, "cannot read the commit log on assignment");
         }
         let mut out = Vec::new();
         for (topic, partition) in parts {
-            let next = self.landing.commit_log().next_offset(topic, *partition);
+            let next = landing.commit_log().next_offset(topic, *partition);
             let prefix = kafka_partition_prefix(topic, *partition);
-            match self.landing.remove_uncommitted_temporaries(&prefix) {
+            match landing.remove_uncommitted_temporaries(&prefix) {
                 Ok(n) if n > 0 => tracing::info!(
                     topic,
                     partition,
@@ -113,8 +157,12 @@ impl Pipeline {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(topic, partition, error = %e, "cannot clear temporaries"),
             }
-            self.positions
-                .insert((topic.clone(), *partition), next.unwrap_or(0));
+            let owned = Owned {
+                topic: topic.as_str().into(),
+                position: next.unwrap_or(0),
+                epoch: self.new_epoch(),
+            };
+            self.owned.insert((topic.clone(), *partition), owned);
             self.buffers.remove(&(topic.clone(), *partition));
             tracing::info!(
                 topic,
@@ -124,25 +172,36 @@ impl Pipeline {
             );
             out.push(next);
         }
-        self.metrics().partitions_assigned(self.positions.len());
+        self.metrics().partitions_assigned(self.owned.len());
         out
     }
 
-    /// Partitions taken away: flush what they hold (drop it if that fails), forget them.
+    /// Partitions taken away: hand over what they buffer and wait until every batch of theirs
+    /// has landed (or failed: nothing of it is committed, so the next owner re-reads it), then
+    /// forget them.
     pub fn on_revoke<C: ConsumerContext>(
         &mut self,
         parts: &[PartitionKey],
         consumer: &BaseConsumer<C>,
     ) {
         for key in parts {
-            if let Err(e) = self.flush(key, consumer) {
-                tracing::warn!(topic = key.0, partition = key.1, error = %e, "revoked partition not flushed; its messages will be re-read by the next owner");
+            self.hand_over(key);
+        }
+        while parts.iter().any(|k| self.in_flight.contains_key(k)) {
+            let done = self.lander.wait_done();
+            let key = done.key.clone();
+            if let Err(e) = self.finish(done, consumer) {
+                if parts.contains(&key) {
+                    tracing::warn!(topic = key.0, partition = key.1, error = %e, "revoked partition not flushed; its messages will be re-read by the next owner");
+                }
             }
+        }
+        for key in parts {
             self.buffers.remove(key);
-            self.positions.remove(key);
+            self.owned.remove(key);
             self.metrics().partition_revoked(&key.0, key.1);
         }
-        self.metrics().partitions_assigned(self.positions.len());
+        self.metrics().partitions_assigned(self.owned.len());
     }
 
     /// Accept one message. Returns whether some buffer is due for a size flush.
@@ -154,22 +213,23 @@ impl Pipeline {
         payload: Option<&[u8]>,
     ) -> bool {
         let key = (topic.to_string(), partition);
-        let Some(position) = self.positions.get(&key).copied() else {
+        let Some(owned) = self.owned.get_mut(&key) else {
             // Not ours (a message from before a revoke): the owner will land it.
             return false;
         };
-        if offset < position {
-            // Already landed by an earlier run: the commit log is the source of truth.
+        if offset < owned.position {
+            // Already landed, in flight or buffered: the commit log is the source of truth.
             return false;
         }
+        owned.position = offset + 1;
         let topic_board = reference::board_of_topic(topic);
         let payload = payload.unwrap_or(&[]);
         let source = Source::Kafka {
-            topic: topic.into(),
+            topic: owned.topic.clone(),
             partition,
             offset,
         };
-        let buffer = self.buffers.entry(key.clone()).or_default();
+        let buffer = self.buffers.entry(key).or_default();
         match self.validator.validate(payload, topic_board) {
             Ok(event) => buffer.events.push(EventRow { event, source }),
             Err(rejection) => buffer.dead.push(DeadLetterRow {
@@ -185,15 +245,28 @@ impl Pipeline {
         buffer.first_offset.get_or_insert(offset);
         buffer.last_offset = offset;
         buffer.oldest.get_or_insert_with(Instant::now);
-        self.positions.insert(key, offset + 1);
         buffer.len() >= self.policy.max_messages
     }
 
-    /// Flush every partition whose buffer is full or old, or all when the total is over the bound.
-    pub fn flush_due<C: ConsumerContext>(
+    /// Commit what the landing thread has landed since the last call, and rewind partitions
+    /// whose batch failed. Never waits. Returns the first landing failure seen.
+    pub fn collect_landed<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
-    ) -> Result<(), crate::landing::LandingError> {
+    ) -> Result<(), LandingError> {
+        let mut result = Ok(());
+        while let Some(done) = self.lander.try_done() {
+            let finished = self.finish(done, consumer);
+            if result.is_ok() {
+                result = finished;
+            }
+        }
+        result
+    }
+
+    /// Hand over every partition whose buffer is full or old, or all when the total is over
+    /// the bound.
+    pub fn flush_due(&mut self) {
         let total: usize = self.buffers.values().map(PartitionBuffer::len).sum();
         let due: Vec<PartitionKey> = self
             .buffers
@@ -206,97 +279,130 @@ impl Pipeline {
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
-            self.flush(&key, consumer)?;
+            self.hand_over(&key);
         }
-        Ok(())
     }
 
-    /// Flush everything (shutdown).
+    /// Land everything (shutdown): hand over every buffer, then wait for every batch in flight,
+    /// committing each as it lands. Returns the first failure.
     pub fn flush_all<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
-    ) -> Result<(), crate::landing::LandingError> {
+    ) -> Result<(), LandingError> {
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
         for key in keys {
-            self.flush(&key, consumer)?;
+            self.hand_over(&key);
         }
-        Ok(())
+        let mut result = Ok(());
+        while !self.in_flight.is_empty() {
+            let done = self.lander.wait_done();
+            let finished = self.finish(done, consumer);
+            if result.is_ok() {
+                result = finished;
+            }
+        }
+        result
     }
 
-    fn flush<C: ConsumerContext>(
-        &mut self,
-        key: &PartitionKey,
-        consumer: &BaseConsumer<C>,
-    ) -> Result<(), crate::landing::LandingError> {
+    /// Cut the partition's buffer into a batch and queue it for the landing thread (waits
+    /// while the queue is full).
+    fn hand_over(&mut self, key: &PartitionKey) {
         let Some(buffer) = self.buffers.remove(key) else {
-            return Ok(());
+            return;
         };
-        let Some(first) = buffer.first_offset else {
-            return Ok(());
+        let (Some(first), Some(owned)) = (buffer.first_offset, self.owned.get(key)) else {
+            return;
         };
         let (topic, partition) = key;
         let last = buffer.last_offset;
-        let metrics = self.status.metrics.clone();
-        let landed: Vec<(&'static str, &'static str, u32)> = buffer
-            .events
-            .iter()
-            .map(|r| {
-                (
-                    r.event.provider_lhb,
-                    r.event.event_type.as_str(),
-                    r.event.unknown_fields,
-                )
-            })
-            .collect();
-        let reasons: Vec<_> = buffer.dead.iter().map(|d| d.rejection.reason).collect();
-        let batch = Batch {
-            stem: kafka_stem(topic, *partition, first, last),
-            events: buffer.events,
-            dead_letters: buffer.dead,
-            offsets: vec![PartitionOffset {
-                topic: topic.clone(),
-                partition: *partition,
-                next_offset: last + 1,
-            }],
-            source: None,
+        let job = Job {
+            key: key.clone(),
+            epoch: owned.epoch,
+            first,
+            last,
+            batch: Batch {
+                stem: kafka_stem(topic, *partition, first, last),
+                events: buffer.events,
+                dead_letters: buffer.dead,
+                offsets: vec![PartitionOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: last + 1,
+                }],
+                source: None,
+            },
         };
-        match self.landing.land(batch) {
-            Ok(done) => {
-                self.status.landing_result(true);
-                for (lhb, t, unknown) in &landed {
-                    metrics.event_landed(lhb, t, *unknown);
-                }
-                for r in reasons {
-                    metrics.event_dead_lettered(r);
-                }
-                let boards: Vec<&str> = landed.iter().map(|l| l.0).collect();
-                metrics.batch_landed(done.landed_at.timestamp_micros() as f64 / 1e6, boards);
+        *self.in_flight.entry(key.clone()).or_default() += 1;
+        self.lander.send(job);
+    }
+
+    /// Act on one report of the landing thread: commit a landed batch's offsets to the group,
+    /// or rewind the partition to a failed batch's first offset.
+    fn finish<C: ConsumerContext>(
+        &mut self,
+        done: Done,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), LandingError> {
+        let Done {
+            key,
+            epoch,
+            first,
+            last,
+            outcome,
+        } = done;
+        if let Some(n) = self.in_flight.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&key);
+            }
+        }
+        let (topic, partition) = (&key.0, key.1);
+        match outcome {
+            Outcome::Landed => {
                 tracing::debug!(topic, partition, first, last, "landed batch");
-            }
-            Err(e) => {
-                self.status.landing_result(false);
-                // Not committed: rewind so these offsets are consumed again.
-                self.positions.insert(key.clone(), first);
-                tracing::error!(topic, partition, first, last, error = %e, "landing failed; offsets not committed and will be re-read");
+                // For lag tools only: the commit log already holds the truth.
                 let mut tpl = TopicPartitionList::new();
-                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(first));
-                if let Err(e) = consumer.seek_partitions(tpl, Duration::from_secs(5)) {
-                    tracing::error!(topic, partition, error = %e, "cannot rewind after a landing failure");
+                if tpl
+                    .add_partition_offset(topic, partition, Offset::Offset(last + 1))
+                    .is_ok()
+                {
+                    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                        tracing::warn!(topic, partition, error = %e, "group offset commit failed (lag monitoring only)");
+                    }
                 }
-                return Err(e);
+                self.faults.reached(FaultPoint::AfterGroupCommit);
+                Ok(())
+            }
+            Outcome::Skipped => {
+                tracing::debug!(
+                    topic,
+                    partition,
+                    first,
+                    last,
+                    "batch after a failed one not landed; it will be re-read"
+                );
+                Ok(())
+            }
+            Outcome::Failed(e) => {
+                tracing::error!(topic, partition, first, last, error = %e, "landing failed; offsets not committed and will be re-read");
+                // Only the first failure of an epoch rewinds: a later report of the same epoch
+                // is about offsets above that rewind point.
+                if self.owned.get(&key).is_some_and(|o| o.epoch == epoch) {
+                    let epoch = self.new_epoch();
+                    if let Some(owned) = self.owned.get_mut(&key) {
+                        owned.position = first;
+                        owned.epoch = epoch;
+                    }
+                    // Messages after the failed batch are buffered under the old epoch.
+                    self.buffers.remove(&key);
+                    let mut tpl = TopicPartitionList::new();
+                    let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(first));
+                    if let Err(e) = consumer.seek_partitions(tpl, Duration::from_secs(5)) {
+                        tracing::error!(topic, partition, error = %e, "cannot rewind after a landing failure");
+                    }
+                }
+                Err(e)
             }
         }
-        // For lag tools only: the commit log already holds the truth.
-        let mut tpl = TopicPartitionList::new();
-        if tpl
-            .add_partition_offset(topic, *partition, Offset::Offset(last + 1))
-            .is_ok()
-        {
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-                tracing::warn!(topic, partition, error = %e, "group offset commit failed (lag monitoring only)");
-            }
-        }
-        self.faults.reached(FaultPoint::AfterGroupCommit);
-        Ok(())
     }
 }
