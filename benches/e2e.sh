@@ -253,8 +253,10 @@ if [ $COMPUTE_BENCH = 1 ]; then
   timed --env "LPMHSS__PRIVACY__PSEUDONYMISATION_KEY=$KEY" --stderr "$WORK/logs/ingest-wales.log" -- \
     "$BIN" ingest --data-dir "$dir/data" --no-compute "$f" >"$res/ingest.json" || die "ingest failed"
   for i in 1 2 3; do
+    # lpmhss=debug: the per-stage times of the derivation go to the log (about 15 lines).
     timed --stderr "$WORK/logs/compute-$i.log" -- "$BIN" compute --data-dir "$dir/data" \
-      >"$res/compute-$i.json" || die "compute failed (see $WORK/logs/compute-$i.log)"
+      --log-level lpmhss=debug >"$res/compute-$i.json" \
+      || die "compute failed (see $WORK/logs/compute-$i.log)"
     log "compute run $i: $(json "$res/compute-$i.json" seconds)s"
   done
 fi
