@@ -337,7 +337,8 @@ impl Pipeline {
     }
 
     /// Act on one report of the landing thread: commit a landed batch's offsets to the group,
-    /// or rewind the partition to a failed batch's first offset.
+    /// or rewind the partition to a failed batch's first offset (or past it, if the failure came
+    /// after its commit-log entry).
     fn finish<C: ConsumerContext>(
         &mut self,
         done: Done,
@@ -388,15 +389,26 @@ impl Pipeline {
                 // Only the first failure of an epoch rewinds: a later report of the same epoch
                 // is about offsets above that rewind point.
                 if self.owned.get(&key).is_some_and(|o| o.epoch == epoch) {
+                    // A failure after the commit-log entry was written (a rename or directory
+                    // fsync) leaves the batch committed: resume after it, never below what the
+                    // commit log holds, or its messages would land twice. (Landing::open
+                    // finishes such renames on the next start.)
+                    let committed = self
+                        .landing
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .commit_log()
+                        .next_offset(topic, partition);
+                    let resume = committed.map_or(first, |c| c.max(first));
                     let epoch = self.new_epoch();
                     if let Some(owned) = self.owned.get_mut(&key) {
-                        owned.position = first;
+                        owned.position = resume;
                         owned.epoch = epoch;
                     }
                     // Messages after the failed batch are buffered under the old epoch.
                     self.buffers.remove(&key);
                     let mut tpl = TopicPartitionList::new();
-                    let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(first));
+                    let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(resume));
                     if let Err(e) = consumer.seek_partitions(tpl, Duration::from_secs(5)) {
                         tracing::error!(topic, partition, error = %e, "cannot rewind after a landing failure");
                     }
