@@ -82,15 +82,5 @@ print(q("SELECT COUNT(*) FROM pathways"), q("SELECT COUNT(*) FROM computed"),
 "#,
         dir = dir.to_string_lossy()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3 (run scripts/setup.sh to install duckdb)");
-    assert!(
-        out.status.success(),
-        "python failed (run scripts/setup.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    crate::support::python(&script)
 }

@@ -196,18 +196,5 @@ print(ev[0], ev[1], dl[0][0], float(mo[0]), sum(t.num_rows for t in tables) > 0)
 "#,
         dir = dir.to_string_lossy()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3 (run scripts/setup.sh to install duckdb and pyarrow)");
-    assert!(
-        out.status.success(),
-        "python failed (run scripts/setup.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "3 2 malformed 100.0 True"
-    );
+    assert_eq!(crate::support::python(&script), "3 2 malformed 100.0 True");
 }

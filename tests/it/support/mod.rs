@@ -74,3 +74,19 @@ pub fn sql_count(data_dir: &Path, query: &str) -> u64 {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or_else(|| panic!("no count in: {out}"))
 }
+
+/// Run a Python script (DuckDB and pyarrow are installed by `scripts/setup.sh`) and return its
+/// trimmed stdout; a failing script fails the test with its stderr.
+pub fn python(script: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3 (run scripts/setup.sh to install duckdb and pyarrow)");
+    assert!(
+        out.status.success(),
+        "python failed (run scripts/setup.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
