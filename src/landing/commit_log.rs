@@ -111,11 +111,7 @@ impl CommitLog {
         let mut latest = 0;
         for item in entries {
             let name = item?.file_name();
-            if let Some(seq) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok())
-            {
+            if let Some(seq) = name.to_str().and_then(entry_seq) {
                 latest = latest.max(seq);
             }
         }
@@ -131,8 +127,7 @@ impl CommitLog {
             let seq = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok());
+                .and_then(entry_seq);
             if let Some(seq) = seq.filter(|s| *s > last) {
                 fresh.insert(seq, path);
             }
@@ -206,6 +201,12 @@ impl CommitLog {
             }
         }
     }
+}
+
+/// The sequence number of a commit-log entry's file name (`<seq:020>.json`); temporaries and
+/// anything else are `None`.
+fn entry_seq(file_name: &str) -> Option<u64> {
+    file_name.strip_suffix(".json")?.parse().ok()
 }
 
 #[cfg(test)]
