@@ -1,7 +1,7 @@
 //! The command line: every subcommand and flag, parsed with clap. Values are checked here
 //! (months, dates, formats) so a typo gets a one-line error before anything runs.
 
-use crate::compliance::{Dimension, Month};
+use crate::compliance::{DerivationMode, Dimension, Month};
 use crate::output::Format;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -78,6 +78,15 @@ pub struct IngestArgs {
     /// Skip recomputing the derived tables after landing.
     #[arg(long)]
     pub no_compute: bool,
+    /// How the recomputation derives pathways: `auto` refreshes the previous computation with
+    /// the new events when that is valid and cheaper, `full` derives every pathway again.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|full|incremental"
+    )]
+    pub derivation: DerivationMode,
     #[command(flatten)]
     /// Configuration.
     pub config: ConfigArg,
@@ -110,6 +119,16 @@ pub struct ReportArgs {
     /// Apply disclosure control (small-number suppression) for publication.
     #[arg(long)]
     pub publish: bool,
+    /// `auto` starts from the last computation's pathways (refreshed in memory with the events
+    /// committed since) when valid; `full` derives every pathway from every event. The figures
+    /// are the same either way. Ignored with `--as-of`, which always derives.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|full|incremental"
+    )]
+    pub derivation: DerivationMode,
 }
 
 /// `sql`.
@@ -209,6 +228,16 @@ pub struct ComputeArgs {
     #[command(flatten)]
     /// Data directory.
     pub data: DataDirArg,
+    /// `auto` refreshes the previous computation with the events committed since when that is
+    /// valid and cheaper (and derives everything at least hourly); `full` derives every pathway
+    /// from every event; `incremental` refreshes whenever the previous computation is valid.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|full|incremental"
+    )]
+    pub derivation: DerivationMode,
 }
 
 /// `serve`.

@@ -129,6 +129,26 @@ pub struct ComputeConfig {
     pub interval: Duration,
     /// Target ratio.
     pub target_ratio: f64,
+    /// How computations derive pathways (`auto`, `full`, `incremental`).
+    #[serde(default)]
+    pub derivation: crate::compliance::DerivationMode,
+    /// In `auto`, the longest time between full derivations.
+    #[serde(with = "humantime_serde", default = "default_full_every")]
+    pub full_every: Duration,
+}
+
+fn default_full_every() -> Duration {
+    crate::compliance::Derivation::default().full_every
+}
+
+impl ComputeConfig {
+    /// The derivation settings.
+    pub fn derivation(&self) -> crate::compliance::Derivation {
+        crate::compliance::Derivation {
+            mode: self.derivation,
+            full_every: self.full_every,
+        }
+    }
 }
 
 /// `[admin]`.

@@ -1,6 +1,7 @@
 //! `ingest` and `compute`: the file-based path into the data directory.
 
 use crate::cli::{ComputeArgs, IngestArgs};
+use crate::compliance::Derivation;
 use crate::config::Config;
 use crate::event::{Pseudonymiser, Validator};
 use crate::fault::FaultPlan;
@@ -64,10 +65,16 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     print_summary(&summary);
     if !args.no_compute {
         let rt = super::runtime()?;
-        let c = rt.block_on(crate::compliance::materialise(&data_dir, today_in_wales()))?;
+        let derivation = Derivation::with_mode(args.derivation);
+        let c = rt.block_on(crate::compliance::materialise(
+            &data_dir,
+            today_in_wales(),
+            &derivation,
+        ))?;
         eprintln!(
-            "lpmhss: derived tables rebuilt in {:.2}s",
-            c.duration.as_secs_f64()
+            "lpmhss: derived tables rebuilt in {:.2}s ({})",
+            c.duration.as_secs_f64(),
+            c.derived
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -90,12 +97,14 @@ fn print_summary(s: &IngestSummary) {
 /// `lpmhss compute`.
 pub async fn compute(args: ComputeArgs) -> anyhow::Result<ExitCode> {
     let data_dir = DataDir::new(&args.data.data_dir);
-    let c = crate::compliance::materialise(&data_dir, today_in_wales()).await?;
+    let derivation = Derivation::with_mode(args.derivation);
+    let c = crate::compliance::materialise(&data_dir, today_in_wales(), &derivation).await?;
     eprintln!(
-        "lpmhss: derived tables rebuilt in {:.2}s ({} monthly rows, {} waiting-list rows)",
+        "lpmhss: derived tables rebuilt in {:.2}s ({} monthly rows, {} waiting-list rows; {})",
         c.duration.as_secs_f64(),
         c.monthly.len(),
-        c.waiting.len()
+        c.waiting.len(),
+        c.derived
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,10 @@
 
 use super::publish::{equity_table, monthly_table};
 use crate::cli::{BreachesArgs, DataQualityArgs, ExportArgs, ReportArgs, SqlArgs, WaitingListArgs};
-use crate::compliance::{Engine, WaitKind, BREACH_HEADER, FLAGS, MONTHLY_HEADER, WAITING_HEADER};
+use crate::compliance::{
+    open_current, DerivationMode, Engine, WaitKind, BREACH_HEADER, FLAGS, MONTHLY_HEADER,
+    WAITING_HEADER,
+};
 use crate::event::reference;
 use crate::landing::DataDir;
 use crate::output::{write_batches, Cell, Tabular};
@@ -15,11 +18,18 @@ fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
+/// A session as of `as_of` (derived from the events recorded by then), or over everything
+/// committed: the last computation's pathways refreshed with what landed since, when valid.
 async fn engine(
     dir: &std::path::Path,
     as_of: Option<chrono::DateTime<chrono::Utc>>,
+    mode: DerivationMode,
 ) -> anyhow::Result<Engine> {
-    Ok(Engine::open(&DataDir::new(dir), as_of).await?)
+    let data_dir = DataDir::new(dir);
+    match as_of {
+        Some(_) => Ok(Engine::open(&data_dir, as_of).await?),
+        None => Ok(open_current(&data_dir, mode).await?.0),
+    }
 }
 
 fn check_range(
@@ -37,7 +47,7 @@ fn check_range(
 /// `lpmhss report`.
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     check_range(args.from, args.to)?;
-    let engine = engine(&args.data.data_dir, args.as_of).await?;
+    let engine = engine(&args.data.data_dir, args.as_of, args.derivation).await?;
     let kind = if args.adjusted {
         WaitKind::Adjusted
     } else {
@@ -62,7 +72,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// `lpmhss sql`.
 pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let engine = engine(&args.data.data_dir, args.as_of).await?;
+    let engine = engine(&args.data.data_dir, args.as_of, DerivationMode::Auto).await?;
     engine
         .register_derived(super::files::today_in_wales())
         .await?;
@@ -75,7 +85,7 @@ pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
 
 /// `lpmhss waiting-list`.
 pub async fn waiting_list(args: WaitingListArgs) -> anyhow::Result<ExitCode> {
-    let engine = engine(&args.data.data_dir, args.as_of).await?;
+    let engine = engine(&args.data.data_dir, args.as_of, DerivationMode::Auto).await?;
     let rows = engine.waiting_list(args.on).await?;
     let mut t = Tabular::new(&WAITING_HEADER);
     for r in rows {
@@ -102,7 +112,7 @@ pub async fn breaches(args: BreachesArgs) -> anyhow::Result<ExitCode> {
             bail!("--board {b} is not a health board code: use one of 7A1 … 7A7");
         }
     }
-    let engine = engine(&args.data.data_dir, args.as_of).await?;
+    let engine = engine(&args.data.data_dir, args.as_of, DerivationMode::Auto).await?;
     let rows = engine
         .breaches(args.on, args.within, args.board.as_deref())
         .await?;
@@ -126,7 +136,7 @@ pub async fn breaches(args: BreachesArgs) -> anyhow::Result<ExitCode> {
 /// activity), then dead letters by reason.
 pub async fn data_quality(args: DataQualityArgs) -> anyhow::Result<ExitCode> {
     check_range(args.from, args.to)?;
-    let engine = engine(&args.data.data_dir, None).await?;
+    let engine = engine(&args.data.data_dir, None, DerivationMode::Auto).await?;
     let in_range = |p: &str| {
         let m = p.parse::<crate::compliance::Month>().ok();
         m.is_some_and(|m| args.from.is_none_or(|f| m >= f) && args.to.is_none_or(|t| m <= t))
@@ -179,7 +189,7 @@ pub async fn data_quality(args: DataQualityArgs) -> anyhow::Result<ExitCode> {
 /// `lpmhss export-statswales`: one row per month × area × age group × data item.
 pub async fn export_statswales(args: ExportArgs) -> anyhow::Result<ExitCode> {
     check_range(Some(args.from), Some(args.to))?;
-    let engine = engine(&args.data.data_dir, None).await?;
+    let engine = engine(&args.data.data_dir, None, DerivationMode::Auto).await?;
     let rows = engine
         .monthly(Some(args.from), Some(args.to), WaitKind::Official)
         .await?;

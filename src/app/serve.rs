@@ -4,7 +4,7 @@
 
 use super::files::{today_in_wales, validator_for};
 use crate::cli::ServeArgs;
-use crate::compliance::{materialise, Month};
+use crate::compliance::{materialise, Derivation, Month};
 use crate::config::Config;
 use crate::fault::FaultPlan;
 use crate::ingest::kafka::{client_config, run_consumer, FlushPolicy, Pipeline};
@@ -112,6 +112,7 @@ impl Service {
             data_dir,
             status.clone(),
             config.compute.interval,
+            config.compute.derivation(),
             stop.clone(),
         )
         .context("cannot start the computation thread")?;
@@ -178,6 +179,7 @@ fn spawn_compute_thread(
     data_dir: DataDir,
     status: Arc<ServiceStatus>,
     interval: Duration,
+    derivation: Derivation,
     stop: CancellationToken,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
@@ -190,7 +192,7 @@ fn spawn_compute_thread(
                 .enable_all()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(compute_loop(data_dir, status, interval, stop)),
+                Ok(rt) => rt.block_on(compute_loop(data_dir, status, interval, derivation, stop)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the computation runtime; stopping");
                     stop.cancel();
@@ -217,6 +219,7 @@ async fn compute_loop(
     data_dir: DataDir,
     status: Arc<ServiceStatus>,
     interval: Duration,
+    derivation: Derivation,
     stop: CancellationToken,
 ) {
     let mut computed_from: Option<(u64, chrono::NaiveDate)> = None;
@@ -236,7 +239,7 @@ async fn compute_loop(
             // shutdown (derived tables are replaced only when complete, so nothing is half-written).
             tokio::select! {
                 _ = stop.cancelled() => return,
-                ok = compute_once(&data_dir, &status) => {
+                ok = compute_once(&data_dir, &status, &derivation) => {
                     computed_from = if ok { input } else { None };
                 }
             }
@@ -253,12 +256,20 @@ fn unix_now() -> f64 {
 }
 
 /// Run one computation and publish it; whether it succeeded.
-pub async fn compute_once(data_dir: &DataDir, status: &ServiceStatus) -> bool {
+pub async fn compute_once(
+    data_dir: &DataDir,
+    status: &ServiceStatus,
+    derivation: &Derivation,
+) -> bool {
     let today = today_in_wales();
-    match materialise(data_dir, today).await {
+    match materialise(data_dir, today, derivation).await {
         Ok(c) => {
             status.metrics.computed(&c, Month::of(today), unix_now());
-            tracing::debug!(seconds = c.duration.as_secs_f64(), "computation finished");
+            tracing::debug!(
+                seconds = c.duration.as_secs_f64(),
+                derived = %c.derived,
+                "computation finished"
+            );
             status.computed(c);
             true
         }

@@ -38,12 +38,25 @@ impl Engine {
         data_dir: &DataDir,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Engine, ComplianceError> {
+        let engine = Engine::session(data_dir, false).await?;
+        engine.derive_everything(as_of).await?;
+        Ok(engine)
+    }
+
+    /// Register the landed and reference tables, without deriving anything. `selective` turns
+    /// on Parquet filter pushdown, which pays when queries pick a few rows out of many (an
+    /// incremental refresh) and costs when they read everything.
+    pub(crate) async fn session(
+        data_dir: &DataDir,
+        selective: bool,
+    ) -> Result<Engine, ComplianceError> {
         if !data_dir.root().is_dir() {
             return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
         }
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
+        config.options_mut().execution.parquet.pushdown_filters = selective;
         let ctx = SessionContext::new_with_config(config);
         let engine = Engine {
             ctx,
@@ -56,7 +69,14 @@ impl Engine {
             .register_landed(Table::DeadLetters, dead_letters_schema())
             .await?;
         engine.register_reference()?;
+        Ok(engine)
+    }
 
+    /// Derive every pathway from every event recorded at or before `as_of`.
+    pub(crate) async fn derive_everything(
+        &self,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<(), ComplianceError> {
         let predicate = match as_of {
             None => "TRUE".to_string(),
             Some(t) => format!(
@@ -64,21 +84,24 @@ impl Engine {
                 t.to_rfc3339_opts(SecondsFormat::Micros, true)
             ),
         };
-        engine
-            .create_view(rules::SCOPED_EVENTS, &[("as_of_predicate", &predicate)])
+        self.create_view(rules::SCOPED_EVENTS, &[("as_of_predicate", &predicate)])
             .await?;
+        self.run_derivation_stages().await
+    }
+
+    /// The stages of `sql/derivation.stages` over whatever `scoped_events` holds.
+    pub(crate) async fn run_derivation_stages(&self) -> Result<(), ComplianceError> {
         // Each stage is evaluated once and held in memory: the later rules refer to their
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
         // Intermediate stages are released as soon as nothing later needs them.
         for stage in rules::derivation() {
-            engine
-                .materialise_in_memory(stage.rule, stage.rule.name, &[])
+            self.materialise_in_memory(stage.rule, stage.rule.name, &[])
                 .await?;
             for table in stage.drops {
-                engine.ctx.deregister_table(table)?;
+                self.ctx.deregister_table(table)?;
             }
         }
-        Ok(engine)
+        Ok(())
     }
 
     /// The underlying session, for ad-hoc SQL.

@@ -3,9 +3,13 @@
 //! return what the metrics and the status page need.
 
 use super::columns::strings;
+use super::derivation_state::{
+    fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
+};
+use super::incremental::Refreshed;
 use super::report::WaitKind;
 use super::{ComplianceError, DataQualityRow, Engine, Month, MonthlyRow, WaitingRow};
-use crate::landing::{write_parquet_replacing, DataDir};
+use crate::landing::{write_parquet_replacing, write_parquet_replacing_with_metadata, DataDir};
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -28,6 +32,91 @@ pub struct Computation {
     pub today: NaiveDate,
     /// Wall time of the computation.
     pub duration: Duration,
+    /// How `pathways` was derived.
+    pub derived: Derived,
+}
+
+/// How a computation derived `pathways`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Derived {
+    /// Every pathway from every event, and why.
+    Full {
+        /// Why no incremental refresh.
+        reason: &'static str,
+    },
+    /// The previous computation refreshed with the events committed since.
+    Incremental(Refreshed),
+}
+
+impl std::fmt::Display for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Derived::Full { reason } => write!(f, "full derivation: {reason}"),
+            Derived::Incremental(r) => write!(
+                f,
+                "incremental: {} new events, {} pathways derived again",
+                r.new_events, r.pathways_rederived
+            ),
+        }
+    }
+}
+
+/// A read-only session whose `pathways` reflects every committed event: the last computation's
+/// table refreshed in memory with the events committed since, when it is valid and the backlog
+/// is small (or `mode` is `Incremental`), else derived from every event (`mode` `Full` always
+/// does). Nothing is written.
+pub async fn open_current(
+    data_dir: &DataDir,
+    mode: super::DerivationMode,
+) -> Result<(Engine, Derived), ComplianceError> {
+    if !data_dir.root().is_dir() {
+        return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
+    }
+    let visible = VisibleCommits::read(data_dir)?;
+    let previous = DerivationState::read(&data_dir.derived_file("pathways"));
+    // The periodic full derivation is the computations' business, not a reader's.
+    let chosen = plan(mode, previous, &visible, chrono::Utc::now(), Duration::MAX);
+    let (engine, derived, _) = derive(data_dir, chosen, &visible).await?;
+    tracing::debug!(%derived, "pathways for a read-only command");
+    Ok((engine, derived))
+}
+
+/// Open a session and derive `pathways` as `plan` says; returns the state the result reflects.
+pub(crate) async fn derive(
+    data_dir: &DataDir,
+    plan: DerivationPlan,
+    visible: &VisibleCommits,
+) -> Result<(Engine, Derived, DerivationState), ComplianceError> {
+    let started = chrono::Utc::now();
+    let pathways_file = data_dir.derived_file("pathways");
+    match plan {
+        DerivationPlan::Full { reason } => {
+            let engine = Engine::session(data_dir, false).await?;
+            engine.derive_everything(None).await?;
+            let state = DerivationState {
+                through_seq: visible.through_seq,
+                fingerprint: fingerprint(),
+                full_at: started,
+            };
+            Ok((engine, Derived::Full { reason }, state))
+        }
+        DerivationPlan::Incremental {
+            previous,
+            new_files,
+        } => {
+            let engine = Engine::session(data_dir, true).await?;
+            let committed: Vec<_> = visible.event_files.iter().map(|f| f.1.clone()).collect();
+            let refreshed = engine
+                .refresh_pathways(&pathways_file, &new_files, &committed)
+                .await?;
+            let state = DerivationState {
+                through_seq: visible.through_seq,
+                fingerprint: fingerprint(),
+                full_at: previous.full_at,
+            };
+            Ok((engine, Derived::Incremental(refreshed), state))
+        }
+    }
 }
 
 /// Derive and rebuild the derived tables of `data_dir`; `today` is the local (Europe/London)
@@ -35,9 +124,25 @@ pub struct Computation {
 pub async fn materialise(
     data_dir: &DataDir,
     today: NaiveDate,
+    derivation: &Derivation,
 ) -> Result<Computation, ComplianceError> {
     let started = Instant::now();
-    let engine = Engine::open(data_dir, None).await?;
+    if !data_dir.root().is_dir() {
+        return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
+    }
+    // The commit log is read before any event file is listed: every file it names is then
+    // included, and files committed meanwhile are at worst derived twice, never missed.
+    let visible = VisibleCommits::read(data_dir)?;
+    let previous = DerivationState::read(&data_dir.derived_file("pathways"));
+    let chosen = plan(
+        derivation.mode,
+        previous,
+        &visible,
+        chrono::Utc::now(),
+        derivation.full_every,
+    );
+    let (engine, derived, state) = derive(data_dir, chosen, &visible).await?;
+    tracing::debug!(%derived, through_seq = state.through_seq, "pathways derived");
 
     // The widest derived table is encoded on a blocking thread while the other tables are
     // computed; the computation is complete only when it is written too.
@@ -45,7 +150,12 @@ pub async fn materialise(
     let pathways_file = data_dir.derived_file("pathways");
     let pathways_written = tokio::task::spawn_blocking(move || {
         let step = Instant::now();
-        write_parquet_replacing(&pathways_file, schema, &batches)?;
+        write_parquet_replacing_with_metadata(
+            &pathways_file,
+            schema,
+            &batches,
+            &state.to_metadata(),
+        )?;
         written("pathways", step);
         Ok::<(), ComplianceError>(())
     });
@@ -92,6 +202,7 @@ pub async fn materialise(
         last_landed,
         today,
         duration: started.elapsed(),
+        derived,
     })
 }
 

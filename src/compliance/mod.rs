@@ -4,8 +4,10 @@
 
 mod breaches;
 mod columns;
+mod derivation_state;
 mod engine;
 mod equity;
+mod incremental;
 mod materialise;
 mod month;
 mod quality;
@@ -14,9 +16,11 @@ pub mod rules;
 mod waiting;
 
 pub use breaches::{BreachRow, BREACH_HEADER};
+pub use derivation_state::{Derivation, DerivationMode};
 pub use engine::Engine;
 pub use equity::{Dimension, EquityRow};
-pub use materialise::{materialise, Computation};
+pub use incremental::Refreshed;
+pub use materialise::{materialise, open_current, Computation, Derived};
 pub use month::{BadMonth, Month};
 pub use quality::{DataQualityRow, DeadLetterSummaryRow, FLAGS};
 pub use report::{format_tenths, pct_tenths, MonthlyRow, StageCounts, WaitKind, MONTHLY_HEADER};
@@ -50,6 +54,9 @@ pub enum ComplianceError {
     /// Filesystem failure.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// The commit log could not be read.
+    #[error(transparent)]
+    CommitLog(#[from] crate::landing::CommitLogError),
     /// Writing a derived table failed.
     #[error(transparent)]
     Landing(#[from] crate::landing::LandingError),

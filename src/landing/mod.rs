@@ -15,6 +15,8 @@
 mod commit_log;
 mod durable;
 mod layout;
+mod lookup_index;
+mod reader;
 mod rows;
 mod schema;
 mod writer;
@@ -25,9 +27,13 @@ pub use layout::{
     file_stem, kafka_partition_prefix, kafka_stem, DataDir, Table, DERIVED_TABLES, PARTITION_KEY,
     UNKNOWN_PARTITION,
 };
+pub use lookup_index::LookupIndex;
+pub use reader::{key_value_metadata, read_parquet};
 pub use rows::{dead_letters_batch, events_batch, DeadLetterRow, EventRow, Source};
 pub use schema::{dead_letters_schema, events_schema};
-pub use writer::{write_parquet_file, write_parquet_replacing};
+pub use writer::{
+    write_parquet_file, write_parquet_replacing, write_parquet_replacing_with_metadata,
+};
 
 use crate::fault::{FaultPlan, FaultPoint};
 use chrono::{DateTime, Utc};
@@ -51,6 +57,14 @@ pub enum LandingError {
     /// Arrow or Parquet encoding failure.
     #[error("encoding {path}: {message}")]
     Encode {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+    /// A Parquet file could not be decoded.
+    #[error("decoding {path}: {message}")]
+    Decode {
         /// File.
         path: PathBuf,
         /// Cause.

@@ -60,7 +60,7 @@ fn pathways_equal_the_reference_derivation_on_a_messy_feed() {
 
 /// Run the reference SQL in DuckDB and compare with lpmhss's derived `pathways` table:
 /// "reference_rows lpmhss_rows only_in_reference only_in_lpmhss".
-fn compare_with_reference(dir: &Path) -> String {
+pub(crate) fn compare_with_reference(dir: &Path) -> String {
     let repo = env!("CARGO_MANIFEST_DIR");
     let script = format!(
         r#"

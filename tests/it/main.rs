@@ -8,6 +8,7 @@ mod demo;
 mod differential;
 mod files;
 mod fuzz;
+mod incremental;
 mod invariants;
 mod kafka;
 mod monitoring;

@@ -1,0 +1,316 @@
+//! Incremental refresh of `pathways`: re-derive only the pathways that newly committed event
+//! files can change, with the same SQL stages as a full derivation, and keep every other row of
+//! the previous computation.
+//!
+//! Why this is exact. SPEC 4 makes a pathway's row a function of the events in scope that
+//! carry its key `(provider_lhb, referral_id)`, except for one global rule: of several copies of
+//! an `event_id`, only the first landed counts, wherever the copies are (control links only
+//! ever join events of one pathway; see `sql/control_links.sql`). So a new event can change:
+//! - its own pathway, and
+//! - the pathway of any other copy of its `event_id` (the new copy may land first if clocks
+//!   step back, or decide which copy of a cross-pathway id is kept).
+//!
+//! Those are the touched pathways. They are re-derived from all their events plus every other
+//! copy of those events' ids (so "first landed" is decided against the whole store); rows the
+//! stages produce for other keys from those extra copies are partial and discarded. Every other
+//! pathway's events are unchanged, so its previous row stands.
+
+use super::columns::strings;
+use super::{ComplianceError, Engine};
+use crate::landing::{events_schema, read_parquet, LookupIndex};
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{col, lit, Expr};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What an incremental refresh did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Events in the new files.
+    pub new_events: u64,
+    /// Pathways derived again.
+    pub pathways_rederived: u64,
+}
+
+type PathwayKey = (String, String);
+
+const TOUCHED: &str = "touched_pathways";
+const IS_TOUCHED: &str = "EXISTS (SELECT 1 FROM touched_pathways t \
+     WHERE t.provider_lhb = {a}.provider_lhb AND t.referral_id = {a}.referral_id)";
+
+fn touched_by(alias: &str) -> String {
+    IS_TOUCHED.replace("{a}", alias)
+}
+
+impl Engine {
+    /// Register `pathways` as the previous computation's table (`previous_file`) refreshed with
+    /// the events of `new_files`.
+    pub(crate) async fn refresh_pathways(
+        &self,
+        previous_file: &Path,
+        new_files: &[(PathBuf, u64)],
+        committed_files: &[PathBuf],
+    ) -> Result<Refreshed, ComplianceError> {
+        let step = std::time::Instant::now();
+        let previous = read_parquet(previous_file)?;
+        timed("previous pathways read", step);
+        let new_events = new_files.iter().map(|f| f.1).sum();
+        let step = std::time::Instant::now();
+        let (new_ids, new_keys) = self.new_events(new_files).await?;
+        timed("new events read", step);
+        if new_keys.is_empty() {
+            self.replace_table("pathways", previous.0, previous.1)?;
+            return Ok(Refreshed {
+                new_events,
+                pathways_rederived: 0,
+            });
+        }
+        let step = std::time::Instant::now();
+        let index = LookupIndex::load(committed_files)?;
+        timed("bloom filters read", step);
+        let step = std::time::Instant::now();
+        let touched = self.scope_to_touched(&index, &new_ids, &new_keys).await?;
+        timed("events of touched pathways selected", step);
+        self.run_derivation_stages().await?;
+        let step = std::time::Instant::now();
+
+        self.replace_table("previous_pathways", previous.0, previous.1)?;
+        let (schema, merged) = self
+            .query(&format!(
+                "SELECT * FROM pathways p WHERE {} \
+                 UNION ALL \
+                 SELECT * FROM previous_pathways p WHERE NOT {}",
+                touched_by("p"),
+                touched_by("p")
+            ))
+            .await?;
+        self.context().deregister_table("previous_pathways")?;
+        self.replace_table("pathways", schema, merged)?;
+        timed("pathways merged", step);
+        Ok(Refreshed {
+            new_events,
+            pathways_rederived: touched.len() as u64,
+        })
+    }
+
+    /// The ids and keys of the events in `new_files`.
+    async fn new_events(
+        &self,
+        new_files: &[(PathBuf, u64)],
+    ) -> Result<(BTreeSet<String>, BTreeSet<PathwayKey>), ComplianceError> {
+        let (mut ids, mut keys_seen) = (BTreeSet::new(), BTreeSet::new());
+        if new_files.is_empty() {
+            return Ok((ids, keys_seen));
+        }
+        self.register_files("new_events", new_files)?;
+        let (_, rows) = self
+            .query("SELECT DISTINCT event_id, provider_lhb, referral_id FROM new_events")
+            .await?;
+        self.context().deregister_table("new_events")?;
+        for b in &rows {
+            ids.extend(strings(b, "event_id")?);
+            keys_seen.extend(keys(b)?);
+        }
+        Ok((ids, keys_seen))
+    }
+
+    /// Find the touched pathways and register `scoped_events` as all their events plus every
+    /// other copy of those events' ids. Returns the touched keys.
+    async fn scope_to_touched(
+        &self,
+        index: &LookupIndex,
+        new_ids: &BTreeSet<String>,
+        new_keys: &BTreeSet<PathwayKey>,
+    ) -> Result<BTreeSet<PathwayKey>, ComplianceError> {
+        // One pass finds the events of the new events' pathways and every copy of a new id.
+        let is_new_id = col("event_id").in_list(literals(new_ids), false);
+        let files = index.files_holding(new_ids, &referrals(new_keys));
+        let mut candidates = self
+            .select_events(&files, of_pathways(new_keys).or(is_new_id.clone()))
+            .await?;
+        let mut touched = new_keys.clone();
+        for b in &candidates {
+            let ids = strings(b, "event_id")?;
+            for (id, key) in ids.iter().zip(keys(b)?) {
+                if new_ids.contains(id) {
+                    touched.insert(key);
+                }
+            }
+        }
+        // A copy under another pathway's key touches that pathway too: fetch the rest of its
+        // events (rare; the rows already fetched are excluded so none is read twice).
+        let others: BTreeSet<PathwayKey> = touched.difference(new_keys).cloned().collect();
+        if !others.is_empty() {
+            let files = index.files_holding(&BTreeSet::new(), &referrals(&others));
+            let rest = self
+                .select_events(&files, of_pathways(&others).and(!is_new_id))
+                .await?;
+            candidates.extend(rest);
+        }
+        self.register_keys(&touched)?;
+        self.replace_table(
+            "scope_candidates",
+            events_table_schema(&candidates),
+            candidates,
+        )?;
+        let (schema, in_touched) = self
+            .query(&format!(
+                "SELECT * FROM scope_candidates s WHERE {}",
+                touched_by("s")
+            ))
+            .await?;
+        self.context().deregister_table("scope_candidates")?;
+
+        // "First landed" is decided against every copy, wherever it landed.
+        let mut ids = BTreeSet::new();
+        for b in &in_touched {
+            ids.extend(strings(b, "event_id")?);
+        }
+        let files = index.files_holding(&ids, &BTreeSet::new());
+        let copies = self
+            .select_events(&files, col("event_id").in_list(literals(&ids), false))
+            .await?;
+        self.replace_table("copy_candidates", events_table_schema(&copies), copies)?;
+        let (_, elsewhere) = self
+            .query(&format!(
+                "SELECT * FROM copy_candidates c WHERE NOT {}",
+                touched_by("c")
+            ))
+            .await?;
+        self.context().deregister_table("copy_candidates")?;
+
+        let mut scoped = in_touched;
+        scoped.extend(elsewhere);
+        self.replace_table("scoped_events", schema, scoped)?;
+        Ok(touched)
+    }
+
+    /// Every column of the events in `files` that satisfy `filter`.
+    async fn select_events(
+        &self,
+        files: &[PathBuf],
+        filter: Expr,
+    ) -> Result<Vec<RecordBatch>, ComplianceError> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let files: Vec<(PathBuf, u64)> = files.iter().map(|f| (f.clone(), 0)).collect();
+        self.register_files("lookup_events", &files)?;
+        let rows = self
+            .context()
+            .table("lookup_events")
+            .await?
+            .filter(filter)?
+            .collect()
+            .await?;
+        self.context().deregister_table("lookup_events")?;
+        Ok(rows)
+    }
+
+    /// Register `name` over exactly `files` (event files, without the partition column).
+    fn register_files(&self, name: &str, files: &[(PathBuf, u64)]) -> Result<(), ComplianceError> {
+        let urls = files
+            .iter()
+            .map(|(path, _)| {
+                let path = path
+                    .canonicalize()
+                    .map_err(|e| ComplianceError::Io(path.clone(), e))?;
+                Ok(ListingTableUrl::parse(path.to_string_lossy())?)
+            })
+            .collect::<Result<Vec<_>, ComplianceError>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(events_schema());
+        let _ = self.context().deregister_table(name)?;
+        self.context()
+            .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(())
+    }
+
+    fn register_keys(&self, touched: &BTreeSet<PathwayKey>) -> Result<(), ComplianceError> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("provider_lhb", DataType::Utf8, false),
+            Field::new("referral_id", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(touched.iter().map(|k| &k.0))),
+                Arc::new(StringArray::from_iter_values(touched.iter().map(|k| &k.1))),
+            ],
+        )?;
+        self.replace_table(TOUCHED, schema, vec![batch])
+    }
+
+    /// Register `batches` as table `name`. Batches from different queries can differ in
+    /// nullability and metadata only; all are given one schema with every column nullable.
+    fn replace_table(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), ComplianceError> {
+        let _ = self.context().deregister_table(name)?;
+        let schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let batches = batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let table = MemTable::try_new(schema, vec![batches])?;
+        self.context().register_table(name, Arc::new(table))?;
+        Ok(())
+    }
+}
+
+/// Per-step timing for `--log-level lpmhss=debug`.
+fn timed(step: &str, started: std::time::Instant) {
+    tracing::debug!(
+        step,
+        seconds = started.elapsed().as_secs_f64(),
+        "incremental refresh"
+    );
+}
+
+fn keys(batch: &RecordBatch) -> Result<Vec<PathwayKey>, ComplianceError> {
+    let boards = strings(batch, "provider_lhb")?;
+    let referrals = strings(batch, "referral_id")?;
+    Ok(boards.into_iter().zip(referrals).collect())
+}
+
+/// A superset of the rows of `pathways` that the Parquet reader can test one column at a
+/// time (a literal IN list lets it decode `referral_id`, keep the few matching rows and decode
+/// the other columns only for those); the exact key test follows in SQL.
+fn of_pathways(pathways: &BTreeSet<PathwayKey>) -> Expr {
+    let boards: BTreeSet<&str> = pathways.iter().map(|k| k.0.as_str()).collect();
+    col("provider_lhb")
+        .in_list(literals(&boards), false)
+        .and(col("referral_id").in_list(literals(&referrals(pathways)), false))
+}
+
+fn referrals(pathways: &BTreeSet<PathwayKey>) -> BTreeSet<&str> {
+    pathways.iter().map(|k| k.1.as_str()).collect()
+}
+
+fn literals<S: AsRef<str>>(values: &BTreeSet<S>) -> Vec<Expr> {
+    values.iter().map(|v| lit(v.as_ref())).collect()
+}
+
+/// The schema of selected events (the landed schema when nothing was selected).
+fn events_table_schema(batches: &[RecordBatch]) -> SchemaRef {
+    batches.first().map_or_else(events_schema, |b| b.schema())
+}
