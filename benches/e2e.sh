@@ -20,9 +20,11 @@
 #   3. examples/raw_consume.rs: a no-op librdkafka consumer (the broker's raw consume rate);
 #   4. `lpmhss serve` catching up on the backlog (benches/e2e/serve_probe.py polls /metrics);
 #   5. `lpmhss ingest --no-compute FILE` (file landing rate);
-#   6. `lpmhss report` vs DuckDB running the project's SQL (benches/e2e/duckdb_report.py),
-#      3 runs each, medians, results compared row for row;
-#   7. once: `lpmhss compute` on ten years of Wales (~3M events), 3 runs, median.
+#   6. `lpmhss report --derivation full` vs DuckDB running the project's SQL
+#      (benches/e2e/duckdb_report.py), 3 runs each, medians, results compared row for row; then
+#      `lpmhss report` as analysts run it (from the last computation's pathways), 3 runs;
+#   7. once: `lpmhss compute --derivation full` on ten years of Wales (~3M events), 3 runs,
+#      median; then the refresh: the next day's events landed and `compute` (auto), 3 runs.
 # Everything lives under the work directory; every process started here is stopped on exit.
 set -euo pipefail
 
@@ -39,6 +41,8 @@ SEED=7
 END=2026-06-30T12:00:00Z
 MONTHS=120
 WALES_RPM=6500
+# Messages held back from the ten-year feed and landed as "the next day" for the refresh figure.
+REFRESH_LINES=1000
 KEY=bench-key-0123456789abcdef0123456789
 
 while [ $# -gt 0 ]; do
@@ -207,11 +211,12 @@ bench_size() {
     || die "ingest failed (see $WORK/logs/ingest-$n.log)"
   log "[$n]   $(cat "$res/ingest.json")"
 
-  # 6. report vs DuckDB, 3 runs each, alternating
+  # 6. report vs DuckDB, 3 runs each, alternating. `--derivation full`: lpmhss derives every
+  # pathway from the events, the same work DuckDB does.
   for i in 1 2 3; do
     log "[$n] report run $i: lpmhss, then DuckDB"
     timed --stdout "$dir/report-lpmhss.csv" --stderr "$WORK/logs/report-$n-$i.log" -- \
-      "$BIN" report --data-dir "$dir/serve-data" --format csv >"$res/report-lpmhss-$i.json" \
+      "$BIN" report --data-dir "$dir/serve-data" --derivation full --format csv >"$res/report-lpmhss-$i.json" \
       || die "lpmhss report failed (see $WORK/logs/report-$n-$i.log)"
     timed --stderr "$WORK/logs/duckdb-$n-$i.log" -- $PY "$HERE/duckdb_report.py" --sql-dir "$WORK/sql" \
       --data-dir "$dir/serve-data" --out "$dir/report-duckdb.csv" >"$res/report-duckdb-$i.json" \
@@ -226,6 +231,15 @@ bench_size() {
   $PY "$HERE/duckdb_report.py" --compare "$dir/report-lpmhss.csv" "$dir/report-file.csv" \
     >"$res/compare-file.json" || log "[$n] WARNING: Kafka-landed and file-landed reports differ"
   log "[$n]   compare: $(cat "$res/compare.json")"
+  # 6b. report as an analyst runs it after `serve`: from the last computation's pathways.
+  for i in 1 2 3; do
+    timed --stdout "$dir/report-current.csv" --stderr "$WORK/logs/report-current-$n-$i.log" -- \
+      "$BIN" report --data-dir "$dir/serve-data" --format csv >"$res/report-current-$i.json" \
+      || die "lpmhss report (auto) failed (see $WORK/logs/report-current-$n-$i.log)"
+    log "[$n]   report from the last computation: $(json "$res/report-current-$i.json" seconds)s"
+  done
+  $PY "$HERE/duckdb_report.py" --compare "$dir/report-lpmhss.csv" "$dir/report-current.csv" \
+    >"$res/compare-current.json" || log "[$n] WARNING: report from the last computation differs"
   du -sk "$dir/serve-data" | awk '{print "{\"kb\": " $1 "}"}' >"$res/serve-data-size.json"
   # Keep the feed (cached) but not the data directories of large sizes.
   if [ "$n" -gt 2000000 ]; then rm -rf "$dir/file-data"; fi
@@ -247,18 +261,42 @@ if [ $COMPUTE_BENCH = 1 ]; then
       --end "$END" 2>"$WORK/logs/simulate-wales.log" || die "simulate failed"
     wc -l <"$f" >"$f.ok"
   fi
-  events=$(cat "$f.ok")
-  echo "{\"n\": $events, \"months\": $MONTHS, \"referrals_per_month\": $WALES_RPM}" >"$res/params.json"
+  # The feed's last REFRESH_LINES messages (about a day of Wales) are held back: they are the
+  # new events of the refresh measurement.
+  total=$(cat "$f.ok")
+  events=$(( total - REFRESH_LINES ))
+  head -n "$events" "$f" >"$dir/ten-years.ndjson"
+  tail -n "$REFRESH_LINES" "$f" >"$dir/next-day.ndjson"
+  echo "{\"n\": $events, \"new\": $REFRESH_LINES, \"months\": $MONTHS, \"referrals_per_month\": $WALES_RPM}" >"$res/params.json"
+  rm -rf "$dir/data" "$dir/refresh"
   log "compute: ingest --no-compute $events events"
   timed --env "LPMHSS__PRIVACY__PSEUDONYMISATION_KEY=$KEY" --stderr "$WORK/logs/ingest-wales.log" -- \
-    "$BIN" ingest --data-dir "$dir/data" --no-compute "$f" >"$res/ingest.json" || die "ingest failed"
+    "$BIN" ingest --data-dir "$dir/data" --no-compute "$dir/ten-years.ndjson" >"$res/ingest.json" || die "ingest failed"
   for i in 1 2 3; do
     # lpmhss=debug: the per-stage times of the derivation go to the log (about 15 lines).
     timed --stderr "$WORK/logs/compute-$i.log" -- "$BIN" compute --data-dir "$dir/data" \
-      --log-level lpmhss=debug >"$res/compute-$i.json" \
+      --derivation full --log-level lpmhss=debug >"$res/compute-$i.json" \
       || die "compute failed (see $WORK/logs/compute-$i.log)"
     log "compute run $i: $(json "$res/compute-$i.json" seconds)s"
   done
+  # Refresh: the next day's events land on the ten years, then `compute` (auto) re-derives only
+  # the pathways they touch. Each run starts from a copy of the fully computed directory.
+  for i in 1 2 3; do
+    rm -rf "$dir/refresh" && cp -a "$dir/data" "$dir/refresh"
+    timed --env "LPMHSS__PRIVACY__PSEUDONYMISATION_KEY=$KEY" --stderr "$WORK/logs/ingest-day-$i.log" -- \
+      "$BIN" ingest --data-dir "$dir/refresh" --no-compute "$dir/next-day.ndjson" >/dev/null || die "ingest failed"
+    timed --stderr "$WORK/logs/refresh-$i.log" -- "$BIN" compute --data-dir "$dir/refresh" \
+      --log-level lpmhss=debug >"$res/refresh-$i.json" \
+      || die "compute (refresh) failed (see $WORK/logs/refresh-$i.log)"
+    grep -q "incremental:" "$WORK/logs/refresh-$i.log" || die "compute did not refresh (see $WORK/logs/refresh-$i.log)"
+    log "refresh run $i: $(json "$res/refresh-$i.json" seconds)s"
+  done
+  # The refreshed tables must equal a derivation from every event.
+  "$BIN" report --data-dir "$dir/refresh" --format csv >"$dir/report-refreshed.csv" 2>/dev/null || die "report failed"
+  "$BIN" report --data-dir "$dir/refresh" --derivation full --format csv >"$dir/report-full.csv" 2>/dev/null || die "report failed"
+  $PY "$HERE/duckdb_report.py" --compare "$dir/report-full.csv" "$dir/report-refreshed.csv" \
+    >"$res/compare-refresh.json" || log "WARNING: refreshed and fully derived reports differ"
+  rm -rf "$dir/refresh"
 fi
 
 # ---------------------------------------------------------------- BENCHMARKS.md
