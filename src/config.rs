@@ -116,6 +116,9 @@ pub struct LandingConfig {
     /// Age trigger.
     #[serde(with = "humantime_serde")]
     pub flush_max_age: Duration,
+    /// Age trigger once the consumer has caught up.
+    #[serde(with = "humantime_serde", default = "default_flush_idle_age")]
+    pub flush_idle_age: Duration,
     /// Lines per file-ingest batch.
     pub file_batch_lines: usize,
 }
@@ -135,6 +138,10 @@ pub struct ComputeConfig {
     /// In `auto`, the longest time between full derivations.
     #[serde(with = "humantime_serde", default = "default_full_every")]
     pub full_every: Duration,
+}
+
+fn default_flush_idle_age() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn default_full_every() -> Duration {

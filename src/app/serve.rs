@@ -89,6 +89,7 @@ impl Service {
         let policy = FlushPolicy {
             max_messages: config.landing.flush_max_messages,
             max_age: config.landing.flush_max_age,
+            idle_age: config.landing.flush_idle_age,
             max_buffered: config.landing.flush_max_messages * 4,
         };
         let pipeline = Arc::new(Mutex::new(

@@ -1,6 +1,8 @@
 //! The consume loop: a blocking thread that polls, hands messages to the [`Pipeline`] and flushes
 //! on size or age. The age trigger runs every poll timeout, so a quiet board's last events land
 //! even when nothing else arrives; so does the commit of batches the landing thread has landed.
+//! A poll that returns nothing means the consumer has caught up: partial batches older than
+//! `landing.flush_idle_age` land then instead of waiting for `flush_max_age`.
 //! On shutdown: stop polling, flush and wait for every batch to land, commit, close.
 
 use super::context::LandingContext;
@@ -74,7 +76,8 @@ pub fn run_consumer(
     let mut last_error_log = Instant::now() - Duration::from_secs(60);
     while !stop.is_cancelled() {
         match consumer.poll(Duration::from_millis(100)) {
-            None => {}
+            // Nothing arrived for a whole poll timeout: every prefetched message is buffered.
+            None => lock().flush_idle(),
             Some(Ok(m)) => {
                 let full = lock().accept(m.topic(), m.partition(), m.offset(), m.payload());
                 if full {

@@ -69,6 +69,9 @@ pub struct FlushPolicy {
     pub max_messages: usize,
     /// Age trigger.
     pub max_age: Duration,
+    /// Age trigger when the consumer is idle (nothing more to read, e.g. a backlog is
+    /// consumed): waiting longer would not make the batch fuller.
+    pub idle_age: Duration,
     /// Bound on messages buffered across all partitions.
     pub max_buffered: usize,
 }
@@ -276,6 +279,20 @@ impl Pipeline {
                     || total >= self.policy.max_buffered
                     || b.oldest.is_some_and(|t| t.elapsed() >= self.policy.max_age)
             })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            self.hand_over(&key);
+        }
+    }
+
+    /// The consumer found nothing to read: hand over every partition whose oldest message has
+    /// waited `idle_age`, so the end of a backlog lands now rather than after `max_age`.
+    pub fn flush_idle(&mut self) {
+        let due: Vec<PartitionKey> = self
+            .buffers
+            .iter()
+            .filter(|(_, b)| b.oldest.is_some_and(|t| t.elapsed() >= self.policy.idle_age))
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
