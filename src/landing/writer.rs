@@ -2,12 +2,18 @@
 
 use super::{io_error, LandingError};
 use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
+    ArrowRowGroupWriterFactory,
+};
+use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The columns an incremental refresh looks events up by (`src/compliance/incremental.rs`).
 const LOOKUP_COLUMNS: [&str; 2] = ["event_id", "referral_id"];
@@ -85,16 +91,105 @@ pub fn write_parquet_replacing_with_metadata(
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
-    let props = builder()
+    let mut props = builder()
         .set_key_value_metadata((!pairs.is_empty()).then_some(pairs))
         .build();
-    let mut writer = ArrowWriter::try_new(&mut file, schema, Some(props)).map_err(encode)?;
-    for b in batches {
-        writer.write(b).map_err(encode)?;
-    }
-    writer.close().map_err(encode)?;
+    // Readers (ours included) restore the exact Arrow types from this entry.
+    add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+    encode_in_parallel(&mut file, schema, batches, props).map_err(encode)?;
     file.sync_all().map_err(io_error(&tmp))?;
     drop(file);
     std::fs::rename(&tmp, dest).map_err(io_error(dest))?;
     super::sync_parent_dir(dest).map_err(io_error(dest))
+}
+
+/// Rows per row group of a derived table (readers parallelise over row groups).
+const DERIVED_ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+/// Encode `batches` into `out`, the columns of each row group split between two threads: a
+/// derived table is written while the computation waits for it, and encoding is per column.
+fn encode_in_parallel(
+    out: &mut File,
+    schema: arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+    props: WriterProperties,
+) -> Result<(), parquet::errors::ParquetError> {
+    let props = Arc::new(props);
+    let parquet_schema = ArrowSchemaConverter::new()
+        .with_coerce_types(props.coerce_types())
+        .convert(&schema)?;
+    let mut writer = SerializedFileWriter::new(out, parquet_schema.root_schema_ptr(), props)?;
+    let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+    for (index, group) in row_groups(batches).into_iter().enumerate() {
+        let mut columns: Vec<Option<ArrowColumnWriter>> = factory
+            .create_column_writers(index)?
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Leaves in schema order, so leaf i goes to column writer i.
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = columns.iter().map(|_| Vec::new()).collect();
+        for batch in group {
+            let mut leaf = 0;
+            for (field, array) in schema.fields().iter().zip(batch.columns()) {
+                for l in compute_leaves(field, array)? {
+                    leaves[leaf].push(l);
+                    leaf += 1;
+                }
+            }
+        }
+        let mut work: [Vec<(usize, ArrowColumnWriter, Vec<ArrowLeafColumn>)>; 2] =
+            Default::default();
+        for (i, leaf) in leaves.into_iter().enumerate() {
+            let column = columns[i].take().expect("one writer per leaf");
+            work[i % 2].push((i, column, leaf));
+        }
+        let mut chunks: Vec<(usize, ArrowColumnChunk)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .into_iter()
+                .map(|share| {
+                    scope.spawn(move || {
+                        share
+                            .into_iter()
+                            .map(|(i, mut column, leaves)| {
+                                for l in &leaves {
+                                    column.write(l)?;
+                                }
+                                Ok((i, column.close()?))
+                            })
+                            .collect::<Result<Vec<_>, parquet::errors::ParquetError>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("column encoder panicked"))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.into_iter().flatten().collect())
+        })?;
+        chunks.sort_by_key(|(i, _)| *i);
+        let mut row_group = writer.next_row_group()?;
+        for (_, chunk) in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
+/// Consecutive batches grouped into row groups of about [`DERIVED_ROW_GROUP_ROWS`] rows.
+fn row_groups(batches: &[RecordBatch]) -> Vec<&[RecordBatch]> {
+    let mut groups = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, b) in batches.iter().enumerate() {
+        rows += b.num_rows();
+        if rows >= DERIVED_ROW_GROUP_ROWS {
+            groups.push(&batches[start..=i]);
+            (start, rows) = (i + 1, 0);
+        }
+    }
+    if start < batches.len() {
+        groups.push(&batches[start..]);
+    }
+    groups
 }

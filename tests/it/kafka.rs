@@ -159,6 +159,23 @@ fn serve_lands_the_same_report_as_file_ingest() {
     assert_eq!(dl.lines().nth(1), Some("0"));
 }
 
+#[test]
+fn the_end_of_a_backlog_lands_once_the_consumer_is_idle() {
+    let broker = Broker::start(1);
+    let messages = feed(1000, 5);
+    produce(&broker, &messages);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Neither the size nor the age trigger would fire within the test: only the idle one can.
+    let serve = Serve::new(&broker, &data, "idle")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "100000")
+        .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "10m")
+        .env("LPMHSS__LANDING__FLUSH_IDLE_AGE", "500ms")
+        .start();
+    wait_all_landed(&data, messages.len(), Duration::from_secs(60));
+    stop(serve);
+}
+
 fn crash_then_recover(point: &str) {
     let broker = Broker::start(1);
     let messages = feed(4000, 3);

@@ -292,7 +292,10 @@ impl Pipeline {
         let due: Vec<PartitionKey> = self
             .buffers
             .iter()
-            .filter(|(_, b)| b.oldest.is_some_and(|t| t.elapsed() >= self.policy.idle_age))
+            .filter(|(_, b)| {
+                b.oldest
+                    .is_some_and(|t| t.elapsed() >= self.policy.idle_age)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
