@@ -5,9 +5,10 @@
 //! the description of what it holds are replaced by one rename: no second file can disagree
 //! with it after a crash or when two processes compute over one data directory.
 
-use crate::landing::{key_value_metadata, CommitLog, DataDir, Table};
+use crate::landing::{key_value_metadata, CommitLog, DataDir, Table, PARTITION_KEY};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -133,6 +134,9 @@ pub struct VisibleCommits {
     pub through_seq: u64,
     /// `(seq, path, rows)` of every event file up to `through_seq`.
     pub event_files: Vec<(u64, PathBuf, u64)>,
+    /// When each board's newest events were landed (an entry's `committed_at` is its rows'
+    /// `landed_at`), so feed freshness needs no scan of the events.
+    pub last_landed: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl VisibleCommits {
@@ -159,6 +163,12 @@ impl VisibleCommits {
             if files.iter().any(|(_, path, _)| !path.exists()) {
                 break;
             }
+            if let Ok(at) = DateTime::parse_from_rfc3339(&entry.committed_at) {
+                for board in entry.files.iter().filter_map(|f| events_board(&f.path)) {
+                    let newest = visible.last_landed.entry(board).or_insert(at.into());
+                    *newest = (*newest).max(at.into());
+                }
+            }
             visible.event_files.extend(files);
             visible.through_seq = entry.seq;
         }
@@ -178,6 +188,19 @@ impl VisibleCommits {
             .map(|f| (f.1.clone(), f.2))
             .collect()
     }
+}
+
+/// The board of an `events/lhb=XXX/…` path.
+fn events_board(path: &str) -> Option<String> {
+    let mut parts = path.split('/');
+    if parts.next()? != Table::Events.dir_name() {
+        return None;
+    }
+    let board = parts
+        .next()?
+        .strip_prefix(PARTITION_KEY)?
+        .strip_prefix('=')?;
+    Some(board.to_string())
 }
 
 /// What the next computation will do.
@@ -249,6 +272,7 @@ mod tests {
 
     fn visible(files: &[(u64, u64)]) -> VisibleCommits {
         VisibleCommits {
+            last_landed: BTreeMap::new(),
             through_seq: files.last().map_or(0, |f| f.0),
             event_files: files
                 .iter()
@@ -316,6 +340,16 @@ mod tests {
             now,
             hour
         )));
+    }
+
+    #[test]
+    fn boards_come_from_event_paths_only() {
+        assert_eq!(
+            events_board("events/lhb=7A1/f.parquet").as_deref(),
+            Some("7A1")
+        );
+        assert_eq!(events_board("dead_letters/lhb=7A1/f.parquet"), None);
+        assert_eq!(events_board("events/f.parquet"), None);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! (`pathways`, `monthly`, `data_quality`, `waiting_list`), each replaced atomically, and
 //! return what the metrics and the status page need.
 
-use super::columns::strings;
 use super::derivation_state::{
     fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
 };
@@ -189,9 +188,8 @@ pub async fn materialise(
     let waiting = super::waiting::waiting_rows(today, &batches)?;
     written("waiting_list", step);
 
-    let step = Instant::now();
-    let last_landed = last_landed(&engine).await?;
-    written("last_landed (metrics only)", step);
+    // Feed freshness per board, from the commit log read before the derivation.
+    let last_landed = visible.last_landed.clone();
     pathways_written.await.map_err(|e| {
         ComplianceError::Io(data_dir.derived_file("pathways"), std::io::Error::other(e))
     })??;
@@ -213,36 +211,6 @@ fn written(table: &str, started: Instant) {
         seconds = started.elapsed().as_secs_f64(),
         "derived table written"
     );
-}
-
-async fn last_landed(engine: &Engine) -> Result<BTreeMap<String, DateTime<Utc>>, ComplianceError> {
-    let (_, batches) = engine
-        .query(
-            "SELECT provider_lhb, CAST(MAX(landed_at) AS VARCHAR) AS last \
-             FROM events GROUP BY provider_lhb",
-        )
-        .await?;
-    let mut out = BTreeMap::new();
-    for b in &batches {
-        let (lhb, last) = (strings(b, "provider_lhb")?, strings(b, "last")?);
-        for (l, t) in lhb.into_iter().zip(last) {
-            if let Some(t) = parse_timestamp(&t) {
-                out.insert(l, t);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(|n| n.and_utc())
-        })
 }
 
 /// The official table with exactly the published columns; percentages as DECIMAL(5,1) so

@@ -152,6 +152,37 @@ fn prometheus_scrapes_the_report_figure_and_the_page_shows_it() {
         assert!(!metrics.contains(forbidden));
     }
 
+    // Feed freshness per board is when its newest event landed (from the commit log).
+    let newest = sql(
+        &data,
+        "SELECT provider_lhb, date_part('epoch', MAX(landed_at)) AS t FROM events GROUP BY provider_lhb",
+    );
+    let newest: Vec<(String, f64)> = newest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(b, t)| (b.to_string(), t.trim().parse().unwrap()))
+        .collect();
+    assert_eq!(newest.len(), 7, "every board landed events: {newest:?}");
+    let fresh = wait_for(Duration::from_secs(60), || {
+        let (_, metrics) = get(&format!("{base}/metrics"))?;
+        newest
+            .iter()
+            .all(|(board, t)| {
+                let name = format!("lpmhss_last_event_timestamp_seconds{{lhb=\"{board}\"}} ");
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&name))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .is_some_and(|v| (v - t).abs() < 0.001)
+            })
+            .then_some(())
+    });
+    assert!(
+        fresh.is_some(),
+        "feed freshness differs from the newest landed_at: {newest:?}"
+    );
+
     // A real Prometheus server scrapes it.
     let prom_port = free_port();
     let prom_dir = tmp.path().join("prom");
