@@ -58,6 +58,22 @@ pub struct ConfigArg {
     pub config: Option<PathBuf>,
 }
 
+/// `--derivation auto|full|incremental` (README "How a computation derives pathways").
+#[derive(Debug, Args, Clone, Copy)]
+pub struct DerivationArg {
+    /// `auto`: start from the last computation's pathways, refreshed with the events committed
+    /// since, when that is valid and cheaper; `full`: derive every pathway from every event;
+    /// `incremental`: refresh whenever the last computation is valid. The figures are the same.
+    /// (`--as-of` always derives from the events.)
+    #[arg(
+        long = "derivation",
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|full|incremental"
+    )]
+    pub mode: DerivationMode,
+}
+
 /// `--data-dir DIR`.
 #[derive(Debug, Args, Clone)]
 pub struct DataDirArg {
@@ -78,15 +94,9 @@ pub struct IngestArgs {
     /// Skip recomputing the derived tables after landing.
     #[arg(long)]
     pub no_compute: bool,
-    /// How the recomputation derives pathways: `auto` refreshes the previous computation with
-    /// the new events when that is valid and cheaper, `full` derives every pathway again.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        value_name = "auto|full|incremental"
-    )]
-    pub derivation: DerivationMode,
+    #[command(flatten)]
+    /// How pathways are derived.
+    pub derivation: DerivationArg,
     #[command(flatten)]
     /// Configuration.
     pub config: ConfigArg,
@@ -119,16 +129,9 @@ pub struct ReportArgs {
     /// Apply disclosure control (small-number suppression) for publication.
     #[arg(long)]
     pub publish: bool,
-    /// `auto` starts from the last computation's pathways (refreshed in memory with the events
-    /// committed since) when valid; `full` derives every pathway from every event. The figures
-    /// are the same either way. Ignored with `--as-of`, which always derives.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        value_name = "auto|full|incremental"
-    )]
-    pub derivation: DerivationMode,
+    #[command(flatten)]
+    /// How pathways are derived.
+    pub derivation: DerivationArg,
 }
 
 /// `sql`.
@@ -228,16 +231,9 @@ pub struct ComputeArgs {
     #[command(flatten)]
     /// Data directory.
     pub data: DataDirArg,
-    /// `auto` refreshes the previous computation with the events committed since when that is
-    /// valid and cheaper (and derives everything at least hourly); `full` derives every pathway
-    /// from every event; `incremental` refreshes whenever the previous computation is valid.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        value_name = "auto|full|incremental"
-    )]
-    pub derivation: DerivationMode,
+    #[command(flatten)]
+    /// How pathways are derived.
+    pub derivation: DerivationArg,
 }
 
 /// `serve`.

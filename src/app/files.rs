@@ -65,7 +65,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     print_summary(&summary);
     if !args.no_compute {
         let rt = super::runtime()?;
-        let derivation = Derivation::with_mode(args.derivation);
+        let derivation = Derivation::with_mode(args.derivation.mode);
         let c = rt.block_on(crate::compliance::materialise(
             &data_dir,
             today_in_wales(),
@@ -97,7 +97,7 @@ fn print_summary(s: &IngestSummary) {
 /// `lpmhss compute`.
 pub async fn compute(args: ComputeArgs) -> anyhow::Result<ExitCode> {
     let data_dir = DataDir::new(&args.data.data_dir);
-    let derivation = Derivation::with_mode(args.derivation);
+    let derivation = Derivation::with_mode(args.derivation.mode);
     let c = crate::compliance::materialise(&data_dir, today_in_wales(), &derivation).await?;
     eprintln!(
         "lpmhss: derived tables rebuilt in {:.2}s ({} monthly rows, {} waiting-list rows; {})",

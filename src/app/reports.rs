@@ -47,7 +47,7 @@ fn check_range(
 /// `lpmhss report`.
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     check_range(args.from, args.to)?;
-    let engine = engine(&args.data.data_dir, args.as_of, args.derivation).await?;
+    let engine = engine(&args.data.data_dir, args.as_of, args.derivation.mode).await?;
     let kind = if args.adjusted {
         WaitKind::Adjusted
     } else {

@@ -3,22 +3,17 @@
 //! same landed events. Any difference in any column of any pathway fails.
 
 use crate::support::{lpmhss, run_ok};
-use std::path::Path;
 
-#[test]
-fn pathways_equal_the_reference_derivation_on_a_messy_feed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let feed = tmp.path().join("feed.ndjson");
-    let dir = tmp.path().join("data");
-    // Far more duplicates, corrections, retractions and late events than real feeds carry, so
-    // every branch of rule 1 (and the contested referral and outcome paths) is exercised.
-    run_ok(lpmhss().args(["simulate", "--out"]).arg(&feed).args([
+/// Simulate a feed with far more duplicates, corrections, retractions and late events than real
+/// feeds carry, so every branch of rule 1 (and the contested referral and outcome paths) runs.
+pub(crate) fn messy_feed(out: &Path, months: u32, referrals_per_month: u32, seed: u64) {
+    run_ok(lpmhss().args(["simulate", "--out"]).arg(out).args([
         "--months",
-        "8",
+        &months.to_string(),
         "--referrals-per-month",
-        "400",
+        &referrals_per_month.to_string(),
         "--seed",
-        "11",
+        &seed.to_string(),
         "--end",
         "2025-06-30T12:00:00Z",
         "--duplicate-share",
@@ -30,6 +25,15 @@ fn pathways_equal_the_reference_derivation_on_a_messy_feed() {
         "--late-share",
         "0.2",
     ]));
+}
+use std::path::Path;
+
+#[test]
+fn pathways_equal_the_reference_derivation_on_a_messy_feed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    let dir = tmp.path().join("data");
+    messy_feed(&feed, 8, 400, 11);
     // Landed twice: the second copy of every message lands again under the same event_id.
     run_ok(
         lpmhss()

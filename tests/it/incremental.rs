@@ -2,7 +2,7 @@
 //! give exactly the table a full derivation gives, batch after batch, on a feed full of
 //! duplicates, corrections, retractions, late events and event ids reused across pathways.
 
-use crate::differential::compare_with_reference;
+use crate::differential::{compare_with_reference, messy_feed};
 use crate::support::{lpmhss, run, run_ok};
 use std::path::Path;
 
@@ -22,24 +22,7 @@ fn ingest(dir: &Path, file: &Path, derivation: &str) -> String {
 }
 
 fn simulate(feed: &Path) {
-    run_ok(lpmhss().args(["simulate", "--out"]).arg(feed).args([
-        "--months",
-        "6",
-        "--referrals-per-month",
-        "300",
-        "--seed",
-        "23",
-        "--end",
-        "2025-06-30T12:00:00Z",
-        "--duplicate-share",
-        "0.2",
-        "--correction-share",
-        "0.15",
-        "--retraction-share",
-        "0.1",
-        "--late-share",
-        "0.2",
-    ]));
+    messy_feed(feed, 6, 300, 23);
 }
 
 /// The same event under another pathway's key: "first landed" then decides across pathways.
