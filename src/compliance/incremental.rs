@@ -145,12 +145,15 @@ impl Engine {
             }
         }
         // A copy under another pathway's key touches that pathway too: fetch the rest of its
-        // events (rare; the rows already fetched are excluded so none is read twice).
+        // events (rare). Whatever the first pass matched is excluded, so no row is read twice
+        // (its board-by-referral test can match other pathways' rows: `R1` of one board and `R2`
+        // of another also select `R1` of the other board).
         let others: BTreeSet<PathwayKey> = touched.difference(new_keys).cloned().collect();
         if !others.is_empty() {
             let files = index.files_holding(&BTreeSet::new(), &referrals(&others));
+            let first_pass = of_pathways(new_keys).or(is_new_id);
             let rest = self
-                .select_events(&files, of_pathways(&others).and(!is_new_id))
+                .select_events(&files, of_pathways(&others).and(!first_pass))
                 .await?;
             candidates.extend(rest);
         }

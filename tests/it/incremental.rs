@@ -26,10 +26,21 @@ fn simulate(feed: &Path) {
 }
 
 /// The same event under another pathway's key: "first landed" then decides across pathways.
-fn under_another_pathway(line: &str) -> String {
+/// Every other one keeps its referral id under another board, as boards numbering their
+/// referrals alike would.
+fn under_another_pathway(line: &str, i: usize) -> String {
     let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
-    let referral = event["referral_id"].as_str().unwrap().to_string();
-    event["referral_id"] = serde_json::Value::String(format!("{referral}-X"));
+    if i.is_multiple_of(2) {
+        let referral = event["referral_id"].as_str().unwrap().to_string();
+        event["referral_id"] = serde_json::Value::String(format!("{referral}-X"));
+    } else {
+        let board = if event["provider_lhb"] == "7A1" {
+            "7A2"
+        } else {
+            "7A1"
+        };
+        event["provider_lhb"] = serde_json::Value::String(board.into());
+    }
     event.to_string()
 }
 
@@ -57,7 +68,7 @@ fn refreshes_batch_by_batch_equal_the_reference_derivation() {
         }
         if i % 89 == 0 {
             let target = if i > n / 2 { 0 } else { 5 };
-            batches[target].push(under_another_pathway(line));
+            batches[target].push(under_another_pathway(line, i / 89));
         }
     }
     for (i, batch) in batches.iter().enumerate() {
