@@ -16,6 +16,8 @@ unless already set), polls /metrics every 100 ms, and prints one JSON line:
   events_per_sec_total N / done_s            (from process start)
   first_metric_s start -> lpmhss_last_compute_timestamp_seconds > 0
   fresh_metric_s start -> first computation that started after the backlog was landed finished
+                 and whose `pathways` covers every commit-log entry (its footer's
+                 lpmhss.derived_through_seq), so nothing landed stays outside the figures
   vm_hwm_kb      peak RSS (VmHWM) just before SIGTERM
   shutdown_s     SIGTERM -> exit; exit_code
 """
@@ -28,6 +30,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import pyarrow.parquet as pq
+
+
+def covers_everything(data_dir):
+    """Whether the derived `pathways` reflects every commit-log entry."""
+    log_dir = os.path.join(data_dir, "_lpmhss", "commit_log")
+    try:
+        seqs = [int(n[:-5]) for n in os.listdir(log_dir) if n.endswith(".json") and n[:-5].isdigit()]
+        meta = pq.read_metadata(os.path.join(data_dir, "pathways", "pathways.parquet")).metadata or {}
+    except (OSError, ValueError):
+        return False
+    through = int(meta.get(b"lpmhss.derived_through_seq", b"0"))
+    return bool(seqs) and through >= max(seqs)
 
 
 def parse_metrics(text):
@@ -165,7 +181,8 @@ def main():
             compute_started = m["last_compute"] - (m["compute_duration"] or 0.0)
             if done_wall is not None and a["--wait-fresh-metric"] == "no":
                 break
-            if done_wall is not None and compute_started >= done_wall:
+            if done_wall is not None and compute_started >= done_wall \
+                    and covers_everything(a["--data-dir"]):
                 r["fresh_metric_s"] = t
                 r["last_compute_duration_s"] = m["compute_duration"]
                 break

@@ -240,8 +240,13 @@ async fn compute_loop(
             // shutdown (derived tables are replaced only when complete, so nothing is half-written).
             tokio::select! {
                 _ = stop.cancelled() => return,
-                ok = compute_once(&data_dir, &status, &derivation) => {
-                    computed_from = if ok { input } else { None };
+                through = compute_once(&data_dir, &status, &derivation) => {
+                    // What the computation covered, not what was committed when it was asked
+                    // for: a batch whose files were not visible yet must be computed next time.
+                    computed_from = match (through, input) {
+                        (Some(seq), Some((_, day))) => Some((seq, day)),
+                        _ => None,
+                    };
                 }
             }
         }
@@ -256,12 +261,13 @@ fn unix_now() -> f64 {
     chrono::Utc::now().timestamp_micros() as f64 / 1e6
 }
 
-/// Run one computation and publish it; whether it succeeded.
+/// Run one computation and publish it; on success, the last commit-log sequence number it
+/// covered.
 pub async fn compute_once(
     data_dir: &DataDir,
     status: &ServiceStatus,
     derivation: &Derivation,
-) -> bool {
+) -> Option<u64> {
     let today = today_in_wales();
     match materialise(data_dir, today, derivation).await {
         Ok(c) => {
@@ -271,14 +277,15 @@ pub async fn compute_once(
                 derived = %c.derived,
                 "computation finished"
             );
+            let through = c.through_seq;
             status.computed(c);
-            true
+            Some(through)
         }
         Err(e) => {
             tracing::error!(error = %e, "computation failed: metrics are stale");
             status.compute_failed();
             status.metrics.compute_failed();
-            false
+            None
         }
     }
 }

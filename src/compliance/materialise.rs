@@ -33,6 +33,8 @@ pub struct Computation {
     pub duration: Duration,
     /// How `pathways` was derived.
     pub derived: Derived,
+    /// The last commit-log sequence number whose events the figures include.
+    pub through_seq: u64,
 }
 
 /// How a computation derived `pathways`.
@@ -142,6 +144,7 @@ pub async fn materialise(
     );
     let (engine, derived, state) = derive(data_dir, chosen, &visible).await?;
     tracing::debug!(%derived, through_seq = state.through_seq, "pathways derived");
+    let through_seq = state.through_seq;
 
     // The widest derived table is encoded on a blocking thread while the other tables are
     // computed; the computation is complete only when it is written too.
@@ -201,6 +204,7 @@ pub async fn materialise(
         today,
         duration: started.elapsed(),
         derived,
+        through_seq,
     })
 }
 
