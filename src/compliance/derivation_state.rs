@@ -16,8 +16,13 @@ const THROUGH_SEQ: &str = "lpmhss.derived_through_seq";
 const FINGERPRINT: &str = "lpmhss.derivation_fingerprint";
 const FULL_AT: &str = "lpmhss.full_derivation_at";
 
-/// Above this many new events an incremental refresh is no cheaper than deriving everything.
-const MAX_INCREMENTAL_EVENTS: u64 = 500_000;
+/// `auto` refreshes at most this many new events, and at most one per this many landed ones.
+/// A refresh reads every file that may hold a new event's pathway, so its cost grows with how
+/// far the new events spread: 1,000 new events on 3.2M took 1.4-1.8 s (a full derivation 6 s),
+/// 16,000 on 10M took 7 s (full: 18 s), and 266,000 on 10M ran for minutes. Kept well on the
+/// cheap side of those measurements.
+const MAX_INCREMENTAL_EVENTS: u64 = 20_000;
+const EVENTS_PER_INCREMENTAL_EVENT: u64 = 100;
 
 /// How a computation derives `pathways`.
 #[derive(
@@ -244,7 +249,8 @@ pub fn plan(
     let new_files = visible.files_after(previous.through_seq);
     if mode == DerivationMode::Auto {
         let new_rows: u64 = new_files.iter().map(|f| f.1).sum();
-        if new_rows > MAX_INCREMENTAL_EVENTS.min(visible.event_rows() / 4) {
+        let limit = MAX_INCREMENTAL_EVENTS.min(visible.event_rows() / EVENTS_PER_INCREMENTAL_EVENT);
+        if new_rows > limit {
             return full("the backlog is too large for a refresh to pay");
         }
         let age = now.signed_duration_since(previous.full_at);
@@ -289,15 +295,15 @@ mod tests {
     fn auto_refreshes_a_small_backlog_and_derives_everything_otherwise() {
         let now = Utc::now();
         let hour = Duration::from_secs(3600);
-        let v = visible(&[(1, 1000), (2, 1000), (3, 100)]);
+        let v = visible(&[(1, 100_000), (2, 100_000), (3, 1000)]);
         let p = plan(DerivationMode::Auto, Some(state(2, now)), &v, now, hour);
         match &p {
             DerivationPlan::Incremental { new_files, .. } => {
-                assert_eq!(new_files, &vec![(PathBuf::from("f3"), 100)])
+                assert_eq!(new_files, &vec![(PathBuf::from("f3"), 1000)])
             }
             other => panic!("expected a refresh, got {other:?}"),
         }
-        // More than a quarter of all events are new.
+        // Over one new event per hundred landed.
         let p = plan(DerivationMode::Auto, Some(state(1, now)), &v, now, hour);
         assert!(!is_incremental(&p));
         // ...but a forced refresh still refreshes.
