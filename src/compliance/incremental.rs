@@ -109,7 +109,8 @@ impl Engine {
         if new_files.is_empty() {
             return Ok((ids, keys_seen));
         }
-        self.register_files("new_events", new_files)?;
+        let paths: Vec<&Path> = new_files.iter().map(|f| f.0.as_path()).collect();
+        self.register_files("new_events", &paths)?;
         let (_, rows) = self
             .query("SELECT DISTINCT event_id, provider_lhb, referral_id FROM new_events")
             .await?;
@@ -204,8 +205,8 @@ impl Engine {
         if files.is_empty() {
             return Ok(Vec::new());
         }
-        let files: Vec<(PathBuf, u64)> = files.iter().map(|f| (f.clone(), 0)).collect();
-        self.register_files("lookup_events", &files)?;
+        let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        self.register_files("lookup_events", &paths)?;
         let rows = self
             .context()
             .table("lookup_events")
@@ -218,13 +219,13 @@ impl Engine {
     }
 
     /// Register `name` over exactly `files` (event files, without the partition column).
-    fn register_files(&self, name: &str, files: &[(PathBuf, u64)]) -> Result<(), ComplianceError> {
+    fn register_files(&self, name: &str, files: &[&Path]) -> Result<(), ComplianceError> {
         let urls = files
             .iter()
-            .map(|(path, _)| {
+            .map(|path| {
                 let path = path
                     .canonicalize()
-                    .map_err(|e| ComplianceError::Io(path.clone(), e))?;
+                    .map_err(|e| ComplianceError::Io(path.to_path_buf(), e))?;
                 Ok(ListingTableUrl::parse(path.to_string_lossy())?)
             })
             .collect::<Result<Vec<_>, ComplianceError>>()?;

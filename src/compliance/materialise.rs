@@ -70,20 +70,42 @@ pub async fn open_current(
     data_dir: &DataDir,
     mode: super::DerivationMode,
 ) -> Result<(Engine, Derived), ComplianceError> {
+    // The periodic full derivation is the computations' business, not a reader's.
+    let derivation = Derivation {
+        mode,
+        full_every: Duration::MAX,
+    };
+    let (engine, derived, _, _) = plan_and_derive(data_dir, &derivation).await?;
+    tracing::debug!(%derived, "pathways for a read-only command");
+    Ok((engine, derived))
+}
+
+/// Read the commit log and the previous table's state, choose between a full derivation and a
+/// refresh, and derive. The commit log is read before any event file is listed: every file it
+/// names is then included, and files committed meanwhile are at worst derived twice, never
+/// missed.
+async fn plan_and_derive(
+    data_dir: &DataDir,
+    derivation: &Derivation,
+) -> Result<(Engine, Derived, DerivationState, VisibleCommits), ComplianceError> {
     if !data_dir.root().is_dir() {
         return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
     }
     let visible = VisibleCommits::read(data_dir)?;
     let previous = DerivationState::read(&data_dir.derived_file("pathways"));
-    // The periodic full derivation is the computations' business, not a reader's.
-    let chosen = plan(mode, previous, &visible, chrono::Utc::now(), Duration::MAX);
-    let (engine, derived, _) = derive(data_dir, chosen, &visible).await?;
-    tracing::debug!(%derived, "pathways for a read-only command");
-    Ok((engine, derived))
+    let chosen = plan(
+        derivation.mode,
+        previous,
+        &visible,
+        chrono::Utc::now(),
+        derivation.full_every,
+    );
+    let (engine, derived, state) = derive(data_dir, chosen, &visible).await?;
+    Ok((engine, derived, state, visible))
 }
 
 /// Open a session and derive `pathways` as `plan` says; returns the state the result reflects.
-pub(crate) async fn derive(
+async fn derive(
     data_dir: &DataDir,
     plan: DerivationPlan,
     visible: &VisibleCommits,
@@ -128,21 +150,7 @@ pub async fn materialise(
     derivation: &Derivation,
 ) -> Result<Computation, ComplianceError> {
     let started = Instant::now();
-    if !data_dir.root().is_dir() {
-        return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
-    }
-    // The commit log is read before any event file is listed: every file it names is then
-    // included, and files committed meanwhile are at worst derived twice, never missed.
-    let visible = VisibleCommits::read(data_dir)?;
-    let previous = DerivationState::read(&data_dir.derived_file("pathways"));
-    let chosen = plan(
-        derivation.mode,
-        previous,
-        &visible,
-        chrono::Utc::now(),
-        derivation.full_every,
-    );
-    let (engine, derived, state) = derive(data_dir, chosen, &visible).await?;
+    let (engine, derived, state, visible) = plan_and_derive(data_dir, derivation).await?;
     tracing::debug!(%derived, through_seq = state.through_seq, "pathways derived");
     let through_seq = state.through_seq;
 
