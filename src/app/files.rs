@@ -43,7 +43,9 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         config.testing.crash_on_occurrence,
     ));
     let data_dir = DataDir::new(&args.data_dir);
-    let mut landing = Landing::open(data_dir.clone(), "ingest", faults)
+    // Unique per process, like serve's: it tags this run's temporary files.
+    let writer = format!("ingest pid {}", std::process::id());
+    let mut landing = Landing::open(data_dir.clone(), writer, faults)
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
     let summary = ingest_inputs(
         &mut landing,

@@ -30,6 +30,11 @@ pub struct PartitionOffset {
     pub partition: i32,
     /// One past the last offset landed.
     pub next_offset: i64,
+    /// The first offset the entry lands (absent in entries written before it was recorded).
+    /// An entry is accepted only if it starts at or after every earlier entry's
+    /// `next_offset` for the partition: see [`CommitLog::append`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_offset: Option<i64>,
 }
 
 /// One committed batch.
@@ -39,7 +44,7 @@ pub struct CommitEntry {
     pub seq: u64,
     /// RFC 3339 time of the commit.
     pub committed_at: String,
-    /// Who wrote it (`ingest`, `serve host/pid`).
+    /// Who wrote it (`ingest pid N`, `serve <group> pid N`); unique per process.
     pub writer: String,
     /// Files made visible by this entry.
     pub files: Vec<CommittedFile>,
@@ -62,6 +67,22 @@ pub enum CommitLogError {
         /// The cause.
         cause: io::Error,
     },
+    /// Another writer already landed some of the entry's offsets: this writer lost ownership
+    /// of the partition (or never had it) and must re-read from the commit log.
+    #[error("{topic} partition {partition}: offsets from {first_offset} were already landed up to {committed} by another writer")]
+    Fenced {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// First offset of the refused entry.
+        first_offset: i64,
+        /// The partition's committed next offset.
+        committed: i64,
+    },
+    /// The caller's precondition for appending no longer holds.
+    #[error("not committed: {0}")]
+    Precondition(String),
     /// An entry that does not parse: the log was edited or damaged.
     #[error("commit log entry {path} is damaged: {cause}")]
     Damaged {
@@ -171,12 +192,22 @@ impl CommitLog {
 
     /// Append an entry (its `seq` is assigned here). If another process took the next
     /// sequence number first, read its entry and try the one after.
+    ///
+    /// Fencing: before each attempt, every partition the entry covers must not have been landed
+    /// at or beyond the entry's `first_offset` by an earlier entry, and `precondition` (the
+    /// caller's own check, such as "my files are still there") must hold. Both are judged
+    /// against every entry below the sequence number the append then takes, because the hard
+    /// link fails if anyone took that number meanwhile. So two writers that both believe they
+    /// own a partition (one of them stalled past its session timeout) can never both commit
+    /// the same offsets: the later one gets [`CommitLogError::Fenced`].
     pub fn append(
         &mut self,
         mut entry: CommitEntry,
-        on_durable: impl Fn(),
+        precondition: impl Fn() -> Result<(), CommitLogError>,
     ) -> Result<CommitEntry, CommitLogError> {
         loop {
+            self.check_fence(&entry)?;
+            precondition()?;
             entry.seq = self.last_seq() + 1;
             let path = self.dir.join(format!("{:020}.json", entry.seq));
             let tmp = self
@@ -192,7 +223,6 @@ impl CommitLog {
             match linked {
                 Ok(()) => {
                     sync_parent_dir(&path).map_err(io_err(&path))?;
-                    on_durable();
                     self.record(entry.clone());
                     return Ok(entry);
                 }
@@ -200,6 +230,27 @@ impl CommitLog {
                 Err(e) => return Err(io_err(&path)(e)),
             }
         }
+    }
+
+    /// Refuse an entry that would land offsets an earlier entry already landed.
+    fn check_fence(&self, entry: &CommitEntry) -> Result<(), CommitLogError> {
+        for o in &entry.offsets {
+            let (Some(first), Some(committed)) =
+                (o.first_offset, self.next_offset(&o.topic, o.partition))
+            else {
+                continue;
+            };
+            // `>=`, not `==`: offsets may skip (transaction markers, compaction).
+            if first < committed {
+                return Err(CommitLogError::Fenced {
+                    topic: o.topic.clone(),
+                    partition: o.partition,
+                    first_offset: first,
+                    committed,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -223,6 +274,7 @@ mod tests {
                 topic: topic.into(),
                 partition: 0,
                 next_offset: next,
+                first_offset: None,
             }],
             source: None,
         }
@@ -233,8 +285,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = CommitLog::open(dir.path()).unwrap();
         assert_eq!(log.next_offset("t", 0), None);
-        log.append(entry("t", 10), || {}).unwrap();
-        log.append(entry("t", 25), || {}).unwrap();
+        log.append(entry("t", 10), || Ok(())).unwrap();
+        log.append(entry("t", 25), || Ok(())).unwrap();
         let reopened = CommitLog::open(dir.path()).unwrap();
         assert_eq!(reopened.last_seq(), 2);
         assert_eq!(reopened.next_offset("t", 0), Some(25));
@@ -249,8 +301,8 @@ mod tests {
         );
         let mut log = CommitLog::open(dir.path()).unwrap();
         assert_eq!(CommitLog::latest_seq_in(dir.path()).unwrap(), 0);
-        log.append(entry("t", 1), || {}).unwrap();
-        log.append(entry("t", 1), || {}).unwrap();
+        log.append(entry("t", 1), || Ok(())).unwrap();
+        log.append(entry("t", 1), || Ok(())).unwrap();
         fs::write(dir.path().join(".00000000000000000009.1.tmp"), b"partial").unwrap();
         assert_eq!(CommitLog::latest_seq_in(dir.path()).unwrap(), 2);
     }
@@ -260,9 +312,55 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut a = CommitLog::open(dir.path()).unwrap();
         let mut b = CommitLog::open(dir.path()).unwrap();
-        a.append(entry("a", 1), || {}).unwrap();
-        let e = b.append(entry("b", 1), || {}).unwrap();
+        a.append(entry("a", 1), || Ok(())).unwrap();
+        let e = b.append(entry("b", 1), || Ok(())).unwrap();
         assert_eq!(e.seq, 2, "b saw a's entry and moved on");
         assert_eq!(b.next_offset("a", 0), Some(1));
+    }
+
+    fn covering(topic: &str, first: i64, next: i64) -> CommitEntry {
+        let mut e = entry(topic, next);
+        e.offsets[0].first_offset = Some(first);
+        e
+    }
+
+    #[test]
+    fn a_writer_that_lost_its_partition_cannot_commit_its_offsets_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut owner = CommitLog::open(dir.path()).unwrap();
+        // Opened before the owner's entries: it believes nothing is landed.
+        let mut stalled = CommitLog::open(dir.path()).unwrap();
+        owner.append(covering("t", 0, 100), || Ok(())).unwrap();
+        owner.append(covering("t", 100, 200), || Ok(())).unwrap();
+        let refused = stalled.append(covering("t", 0, 150), || Ok(()));
+        assert!(
+            matches!(
+                refused,
+                Err(CommitLogError::Fenced {
+                    first_offset: 0,
+                    committed: 200,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        // Starting at or after the committed position is accepted, gaps included (offsets
+        // skip over transaction markers).
+        stalled.append(covering("t", 200, 250), || Ok(())).unwrap();
+        stalled.append(covering("t", 260, 300), || Ok(())).unwrap();
+        assert_eq!(CommitLog::open(dir.path()).unwrap().last_seq(), 4);
+        // Other partitions are not fenced by this one.
+        stalled.append(covering("u", 0, 10), || Ok(())).unwrap();
+    }
+
+    #[test]
+    fn a_failed_precondition_appends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = CommitLog::open(dir.path()).unwrap();
+        let refused = log.append(covering("t", 0, 10), || {
+            Err(CommitLogError::Precondition("files gone".into()))
+        });
+        assert!(matches!(refused, Err(CommitLogError::Precondition(_))));
+        assert_eq!(CommitLog::latest_seq_in(dir.path()).unwrap(), 0);
     }
 }

@@ -91,7 +91,35 @@ pub fn file_stem(content_hash: &str, first_line: i64, last_line: i64) -> String 
 }
 
 /// The temporary name a file is written under before it is committed: hidden and without the
-/// `.parquet` extension, so no reader (ours, DuckDB's globs) ever sees it.
-pub fn temporary_name(final_name: &str) -> String {
-    format!(".{final_name}.tmp")
+/// `.parquet` extension, so no reader (ours, DuckDB's globs) ever sees it. It carries a tag of
+/// the writer (the commit log's `writer` field, unique per process) so that two processes
+/// landing the same offsets (one of them stalled past its session timeout) never write the
+/// same temporary, and recovery can tell which temporary a commit-log entry names.
+pub fn temporary_name(final_name: &str, writer: &str) -> String {
+    format!(".{final_name}.{}.tmp", writer_tag(writer))
+}
+
+/// FNV-1a of the writer's name, in hex: short, file-name safe and stable across versions.
+fn writer_tag(writer: &str) -> String {
+    let hash = writer.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_are_hidden_and_differ_per_writer() {
+        let a = temporary_name("k-t-0-1-2.parquet", "serve g pid 1");
+        let b = temporary_name("k-t-0-1-2.parquet", "serve g pid 2");
+        assert!(
+            a.starts_with(".k-t-0-1-2.parquet.") && a.ends_with(".tmp"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, temporary_name("k-t-0-1-2.parquet", "serve g pid 1"));
+    }
 }

@@ -9,8 +9,17 @@
 //! 3. rename each temporary file to its final `.parquet` name and fsync the directory.
 //!
 //! A crash before 2 leaves only hidden temporaries that no reader sees and the replay rewrites;
-//! a crash between 2 and 3 is repaired by [`Landing::open`], which finishes the renames. So a
-//! visible `.parquet` file is always committed, and a committed offset is always landed.
+//! a crash between 2 and 3 is repaired by whoever next owns the source: [`Landing::open`] on a
+//! restart, [`Landing::recover_partition`] when another process is assigned the partition. Both
+//! finish the renames of committed files and never delete a committed temporary. So a visible
+//! `.parquet` file is always committed, and a committed offset is always landed.
+//!
+//! Two processes can believe they own one partition (one stalled past its session timeout).
+//! Temporaries carry the writer's tag, so they never write the same file, and the commit log
+//! fences the append (step 2): an entry whose offsets an earlier entry already landed is
+//! refused, and its writer deletes its temporaries and re-reads from the commit log.
+//! Uncommitted temporaries of other writers are deleted only once [`STALE_TEMPORARY_AGE`] old,
+//! and a writer commits only if its temporaries still exist.
 
 mod commit_log;
 mod durable;
@@ -42,6 +51,7 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Errors of the landing path. Any of them means the batch was not committed.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +90,20 @@ pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(io::Error) -> Land
         path: path.to_path_buf(),
         cause,
     }
+}
+
+/// How old another writer's uncommitted temporary must be before recovery deletes it: far
+/// beyond any batch's write-to-commit time, so a stalled writer's files are not pulled from
+/// under it (it would then fail its own commit and re-read, losing nothing, but wasting work).
+pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
+
+/// What [`Landing::recover_partition`] repaired.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Committed files whose rename a crashed writer had not finished.
+    pub renamed: usize,
+    /// Stale uncommitted temporaries deleted.
+    pub removed: usize,
 }
 
 /// One batch to land atomically.
@@ -141,7 +165,8 @@ impl Landing {
             writer: writer.into(),
             faults,
         };
-        landing.finish_committed_renames()?;
+        landing.finish_committed_renames("")?;
+        landing.remove_stale_temporaries("")?;
         Ok(landing)
     }
 
@@ -160,29 +185,51 @@ impl Landing {
         Ok(self.log.refresh()?)
     }
 
-    fn finish_committed_renames(&self) -> Result<(), LandingError> {
+    /// Repair a source this process has just been given (a Kafka partition, by its file-name
+    /// prefix): finish the renames of files a previous owner committed and crashed before
+    /// renaming, and delete its stale uncommitted temporaries. Call after [`Landing::refresh`].
+    pub fn recover_partition(&self, prefix: &str) -> Result<Recovered, LandingError> {
+        Ok(Recovered {
+            renamed: self.finish_committed_renames(prefix)?,
+            removed: self.remove_stale_temporaries(prefix)?,
+        })
+    }
+
+    /// Rename into place every committed file (whose name starts with `prefix`) still under
+    /// its writer's temporary name.
+    fn finish_committed_renames(&self, prefix: &str) -> Result<usize, LandingError> {
+        let mut renamed = 0;
         for entry in self.log.entries() {
             for file in &entry.files {
                 let dest = self.data_dir.root().join(&file.path);
-                if dest.exists() {
+                let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if !name.starts_with(prefix) || dest.exists() {
                     continue;
                 }
-                let tmp = temporary_path(&dest);
-                if tmp.exists() {
-                    fs::rename(&tmp, &dest).map_err(io_error(&dest))?;
-                    sync_parent_dir(&dest).map_err(io_error(&dest))?;
-                    tracing::warn!(path = %file.path, "finished the rename of a file committed before a crash");
-                } else {
-                    tracing::error!(path = %file.path, seq = entry.seq, "committed file is missing from the data directory");
+                let tmp = dest.with_file_name(layout::temporary_name(name, &entry.writer));
+                match fs::rename(&tmp, &dest) {
+                    Ok(()) => {
+                        sync_parent_dir(&dest).map_err(io_error(&dest))?;
+                        renamed += 1;
+                        tracing::warn!(path = %file.path, writer = entry.writer, "finished the rename of a file committed before a crash");
+                    }
+                    // The writer itself (still alive) renamed it meanwhile.
+                    Err(_) if dest.exists() => {}
+                    Err(_) => {
+                        tracing::error!(path = %file.path, seq = entry.seq, "committed file is missing from the data directory")
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(renamed)
     }
 
-    /// Delete hidden temporaries whose names start with `prefix` and that no entry committed:
-    /// the debris of a crash before the commit point. Call only for sources this process owns.
-    pub fn remove_uncommitted_temporaries(&self, prefix: &str) -> Result<usize, LandingError> {
+    /// Delete hidden temporaries whose names start with `prefix` and that are older than
+    /// [`STALE_TEMPORARY_AGE`]: the debris of writers that crashed before the commit point.
+    /// Committed ones were renamed by [`Self::finish_committed_renames`] first.
+    fn remove_stale_temporaries(&self, prefix: &str) -> Result<usize, LandingError> {
         let hidden = format!(".{prefix}");
         let mut removed = 0;
         for table in [Table::Events, Table::DeadLetters] {
@@ -196,9 +243,20 @@ impl Landing {
                 };
                 for f in files.flatten() {
                     let name = f.file_name().to_string_lossy().into_owned();
-                    if name.starts_with(&hidden) && name.ends_with(".tmp") {
-                        fs::remove_file(f.path()).map_err(io_error(&f.path()))?;
-                        removed += 1;
+                    if !(name.starts_with(&hidden) && name.ends_with(".tmp")) {
+                        continue;
+                    }
+                    let age = f
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if age.is_some_and(|a| a >= STALE_TEMPORARY_AGE) {
+                        match fs::remove_file(f.path()) {
+                            Ok(()) => removed += 1,
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(io_error(&f.path())(e)),
+                        }
                     }
                 }
             }
@@ -249,7 +307,23 @@ impl Landing {
             offsets: batch.offsets,
             source: batch.source,
         };
-        let entry = self.log.append(entry, || {})?;
+        let still_there = || match pending.iter().find(|p| !p.tmp.exists()) {
+            Some(p) => Err(CommitLogError::Precondition(format!(
+                "{} was removed before it was committed",
+                p.tmp.display()
+            ))),
+            None => Ok(()),
+        };
+        let entry = match self.log.append(entry, still_there) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // Not committed: these temporaries would only ever be debris.
+                for p in &pending {
+                    let _ = fs::remove_file(&p.tmp);
+                }
+                return Err(e.into());
+            }
+        };
         self.faults.reached(FaultPoint::AfterCommitLogAppend);
 
         for p in &pending {
@@ -287,7 +361,7 @@ impl Landing {
         let dir = self.data_dir.partition_dir(table, lhb);
         create_dir_durable(&dir).map_err(io_error(&dir))?;
         let dest = dir.join(format!("{stem}.parquet"));
-        let tmp = temporary_path(&dest);
+        let tmp = temporary_path(&dest, &self.writer);
         write_parquet_file(&tmp, rb)?;
         sync_parent_dir(&tmp).map_err(io_error(&tmp))?;
         Ok(PendingFile {
@@ -299,12 +373,12 @@ impl Landing {
     }
 }
 
-fn temporary_path(dest: &std::path::Path) -> PathBuf {
+fn temporary_path(dest: &std::path::Path, writer: &str) -> PathBuf {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dest.with_file_name(layout::temporary_name(&name))
+    dest.with_file_name(layout::temporary_name(&name, writer))
 }
 
 fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
@@ -313,3 +387,7 @@ fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+#[cfg(test)]
+#[path = "recovery_tests.rs"]
+mod recovery_tests;

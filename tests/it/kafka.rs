@@ -289,19 +289,28 @@ fn two_processes_share_partitions_and_one_hands_over_on_sigterm() {
     stop(b);
 }
 
-/// A member killed with SIGKILL never leaves the group; the coordinator must expire it after
-/// the session timeout and give its partitions to the survivor. tansu does not expire dead
-/// members, so this runs on librdkafka's mock cluster (a real TCP listener in this process),
-/// with both `serve` processes as separate OS processes.
-#[test]
-fn two_processes_survive_one_being_killed_mid_stream() {
+/// librdkafka's mock cluster (a real TCP listener in this process) with the board topics.
+/// tansu does not expire dead members, so tests whose member dies without leaving the group run
+/// here, with both `serve` processes as separate OS processes.
+fn mock_cluster() -> (
+    rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    Broker,
+) {
     let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
     for b in lpmhss::event::reference::boards() {
         cluster
             .create_topic(&lpmhss::event::reference::topic_of_board(&b.ods), 1, 1)
             .unwrap();
     }
-    let mock = Broker::external(cluster.bootstrap_servers());
+    let broker = Broker::external(cluster.bootstrap_servers());
+    (cluster, broker)
+}
+
+/// A member killed with SIGKILL never leaves the group; the coordinator must expire it after
+/// the session timeout and give its partitions to the survivor.
+#[test]
+fn two_processes_survive_one_being_killed_mid_stream() {
+    let (_cluster, mock) = mock_cluster();
     let messages = feed(8000, 10);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -319,6 +328,40 @@ fn two_processes_survive_one_being_killed_mid_stream() {
     produce(&mock, &messages[4000..]);
     wait_all_landed(&data, messages.len(), Duration::from_secs(120));
     stop(b);
+    assert!(
+        writers(&data).len() >= 2,
+        "only {:?} landed",
+        writers(&data)
+    );
+}
+
+/// One member dies after a commit-log entry and before renaming its files into place, while the
+/// other lives on: the survivor, given the partition, must finish those renames (deleting the
+/// committed temporaries as crash debris lost a batch in CI), and land the rest exactly once.
+#[test]
+fn a_member_dying_between_commit_and_rename_leaves_its_batch_to_the_survivor() {
+    let (_cluster, mock) = mock_cluster();
+    let messages = feed(6000, 12);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::new(&mock, &data, "pair-crash-commit")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
+    let mut crashing = serve
+        .env("LPMHSS__TESTING__CRASH_AT", "after_commit_log_append")
+        .env("LPMHSS__TESTING__CRASH_ON_OCCURRENCE", "3")
+        .start();
+    let survivor = Serve::new(&mock, &data, "pair-crash-commit")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200")
+        .start();
+    std::thread::sleep(Duration::from_secs(8));
+    produce(&mock, &messages[..3000]);
+    let status = crashing
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the injected crash happens");
+    assert!(!status.success(), "expected a crash, got {status:?}");
+    produce(&mock, &messages[3000..]);
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    stop(survivor);
     assert!(
         writers(&data).len() >= 2,
         "only {:?} landed",

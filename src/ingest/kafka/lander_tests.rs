@@ -38,6 +38,7 @@ fn job(lhb: &str, epoch: u64, first: i64, last: i64) -> Job {
                 topic,
                 partition: 0,
                 next_offset: last + 1,
+                first_offset: Some(first),
             }],
             source: None,
         },

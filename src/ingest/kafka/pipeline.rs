@@ -16,7 +16,7 @@ use crate::event::{redact::redacted_payload, reference, Validator};
 use crate::fault::{FaultPlan, FaultPoint};
 use crate::landing::{
     kafka_partition_prefix, kafka_stem, Batch, DeadLetterRow, EventRow, Landing, LandingError,
-    PartitionOffset, Source,
+    PartitionOffset, Recovered, Source,
 };
 use crate::status::ServiceStatus;
 use crate::telemetry::Metrics;
@@ -149,16 +149,21 @@ impl Pipeline {
         let mut out = Vec::new();
         for (topic, partition) in parts {
             let next = landing.commit_log().next_offset(topic, *partition);
+            // A previous owner may have crashed between its commit-log entry and its renames:
+            // finish them, or readers stop at that entry and its offsets are never re-read.
             let prefix = kafka_partition_prefix(topic, *partition);
-            match landing.remove_uncommitted_temporaries(&prefix) {
-                Ok(n) if n > 0 => tracing::info!(
+            match landing.recover_partition(&prefix) {
+                Ok(r) if r != Recovered::default() => tracing::info!(
                     topic,
                     partition,
-                    removed = n,
-                    "removed uncommitted files of a crashed run"
+                    renamed = r.renamed,
+                    removed = r.removed,
+                    "repaired what a previous owner left"
                 ),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(topic, partition, error = %e, "cannot clear temporaries"),
+                Err(e) => {
+                    tracing::warn!(topic, partition, error = %e, "cannot repair the partition's files")
+                }
             }
             let owned = Owned {
                 topic: topic.as_str().into(),
@@ -348,6 +353,7 @@ impl Pipeline {
                     topic: topic.clone(),
                     partition: *partition,
                     next_offset: last + 1,
+                    first_offset: Some(first),
                 }],
                 source: None,
             },
