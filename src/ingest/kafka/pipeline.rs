@@ -411,14 +411,24 @@ impl Pipeline {
                 Ok(())
             }
             Outcome::Failed(e) => {
-                tracing::error!(topic, partition, first, last, error = %e, "landing failed; offsets not committed and will be re-read");
+                if matches!(
+                    e,
+                    LandingError::CommitLog(crate::landing::CommitLogError::Fenced { .. })
+                ) {
+                    // Another member landed these offsets after this one lost the partition:
+                    // nothing is lost, and the rebalance will take the partition away.
+                    tracing::warn!(topic, partition, first, last, error = %e, "batch refused by the commit log; resuming after the other writer's entries");
+                } else {
+                    tracing::error!(topic, partition, first, last, error = %e, "landing failed; offsets not committed and will be re-read");
+                }
                 // Only the first failure of an epoch rewinds: a later report of the same epoch
                 // is about offsets above that rewind point.
                 if self.owned.get(&key).is_some_and(|o| o.epoch == epoch) {
                     // A failure after the commit-log entry was written (a rename or directory
                     // fsync) leaves the batch committed: resume after it, never below what the
-                    // commit log holds, or its messages would land twice. (Landing::open
-                    // finishes such renames on the next start.)
+                    // commit log holds, or its messages would land twice. (Landing::open on the
+                    // next start, or the next owner's recover_partition, finishes such renames.)
+                    // A fenced batch resumes after the other writer's entries the same way.
                     let committed = self
                         .landing
                         .lock()
