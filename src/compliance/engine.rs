@@ -253,9 +253,11 @@ impl Engine {
         let started = std::time::Instant::now();
         let (schema, batches) = self.run(rule, params).await?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
         tracing::debug!(
             rule = rule.name,
             rows,
+            bytes,
             seconds = started.elapsed().as_secs_f64(),
             "rule evaluated"
         );
