@@ -369,6 +369,44 @@ fn a_member_dying_between_commit_and_rename_leaves_its_batch_to_the_survivor() {
     );
 }
 
+/// A member frozen (SIGSTOP) past its session timeout is expired from the group while it still
+/// holds buffered messages and believes it owns its partitions; the survivor lands them. When it
+/// thaws, the batches it cut before freezing go to its landing thread (on the age trigger or on
+/// the revocation it then receives): the commit log must refuse them, or their offsets would
+/// land twice.
+#[test]
+fn a_member_frozen_past_its_session_timeout_lands_nothing_twice() {
+    let (_cluster, mock) = mock_cluster();
+    let messages = feed(8000, 14);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::new(&mock, &data, "pair-frozen")
+        .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200")
+        .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "2s")
+        .env("LPMHSS__LANDING__FLUSH_IDLE_AGE", "2s");
+    let mut frozen = serve.start();
+    let survivor = serve.start();
+    std::thread::sleep(Duration::from_secs(8));
+    produce(&mock, &messages[..4000]);
+    wait_for(Duration::from_secs(60), || {
+        (landed(&data).0 > 1000).then_some(())
+    })
+    .expect("both consume");
+    frozen.signal(19);
+    produce(&mock, &messages[4000..]);
+    wait_all_landed(&data, messages.len(), Duration::from_secs(120));
+    frozen.signal(18);
+    // Time to thaw, land or be refused, and rejoin the group.
+    std::thread::sleep(Duration::from_secs(15));
+    assert_eq!(
+        landed(&data),
+        (messages.len() as u64, messages.len() as u64),
+        "exactly once after the frozen member thawed"
+    );
+    stop(frozen);
+    stop(survivor);
+}
+
 #[test]
 fn sigterm_flushes_and_exits_zero_within_the_grace_period() {
     let broker = Broker::start(1);
