@@ -165,7 +165,8 @@ impl VisibleCommits {
                 .filter(|f| f.table == Table::Events.dir_name())
                 .map(|f| (entry.seq, data_dir.root().join(&f.path), f.rows))
                 .collect();
-            if files.iter().any(|(_, path, _)| !path.exists()) {
+            if let Some((_, missing, _)) = files.iter().find(|(_, path, _)| !path.exists()) {
+                warn_if_long_blocked(entry, missing);
                 break;
             }
             if let Ok(at) = DateTime::parse_from_rfc3339(&entry.committed_at) {
@@ -192,6 +193,23 @@ impl VisibleCommits {
             .filter(|f| f.0 > seq)
             .map(|f| (f.1.clone(), f.2))
             .collect()
+    }
+}
+
+/// An entry normally waits for its renames for milliseconds. One that has waited a minute means
+/// its writer died and nobody has taken over its source yet (or a file was deleted by hand):
+/// every later batch stays out of the computations until it is repaired, so say so.
+fn warn_if_long_blocked(entry: &crate::landing::CommitEntry, missing: &Path) {
+    let waited = DateTime::parse_from_rfc3339(&entry.committed_at)
+        .ok()
+        .map(|at| Utc::now().signed_duration_since(at));
+    if waited.is_some_and(|w| w > chrono::Duration::seconds(60)) {
+        tracing::warn!(
+            seq = entry.seq,
+            writer = entry.writer,
+            file = %missing.display(),
+            "a committed file is not in place: later batches are not computed until its writer restarts or another process is assigned its partition"
+        );
     }
 }
 
