@@ -118,6 +118,10 @@ def pct(v):
     return "—" if v is None else f"{100 * v:.0f} %"
 
 
+# Issue 7: "peak RSS under 1 GiB at any backlog".
+TARGET_RSS_KB = 1024 * 1024
+
+
 def verdict(ok):
     return "—" if ok is None else ("**met**" if ok else "**missed**")
 
@@ -267,7 +271,9 @@ def main():
         w(f"| `serve` time to a metric covering the whole backlog | {fmt_n(r['n'])} | {secs(s.get('fresh_metric_s'))} | — | — | — | |")
     for r in sizes:
         s = r["serve"]
-        w(f"| `serve` peak RSS (VmHWM) | {fmt_n(r['n'])} | {mib(s.get('vm_hwm_kb'))} | — | — | — | |")
+        hwm = s.get('vm_hwm_kb')
+        ok = None if hwm is None else hwm < TARGET_RSS_KB
+        w(f"| `serve` peak RSS (VmHWM) | {fmt_n(r['n'])} | {mib(hwm)} | — | — | < 1 GiB | {verdict(ok)} |")
     w("")
     eq = [r for r in sizes if r["compare"]]
     if eq:
