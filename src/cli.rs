@@ -234,6 +234,9 @@ pub struct ComputeArgs {
     #[command(flatten)]
     /// How pathways are derived.
     pub derivation: DerivationArg,
+    #[command(flatten)]
+    /// Configuration (`[compute]`: `full_every`, `bucket_events`).
+    pub config: ConfigArg,
 }
 
 /// `serve`.

@@ -138,6 +138,13 @@ pub struct ComputeConfig {
     /// In `auto`, the longest time between full derivations.
     #[serde(with = "humantime_serde", default = "default_full_every")]
     pub full_every: Duration,
+    /// Events per bucket of a full derivation in bounded memory (0: all in memory at once).
+    #[serde(default = "default_bucket_events")]
+    pub bucket_events: u64,
+}
+
+fn default_bucket_events() -> u64 {
+    crate::compliance::Derivation::default().bucket_events
 }
 
 fn default_flush_idle_age() -> Duration {
@@ -154,6 +161,7 @@ impl ComputeConfig {
         crate::compliance::Derivation {
             mode: self.derivation,
             full_every: self.full_every,
+            bucket_events: self.bucket_events,
         }
     }
 }

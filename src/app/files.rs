@@ -67,7 +67,10 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     print_summary(&summary);
     if !args.no_compute {
         let rt = super::runtime()?;
-        let derivation = Derivation::with_mode(args.derivation.mode);
+        let derivation = Derivation {
+            mode: args.derivation.mode,
+            ..config.compute.derivation()
+        };
         let c = rt.block_on(crate::compliance::materialise(
             &data_dir,
             today_in_wales(),
@@ -99,7 +102,12 @@ fn print_summary(s: &IngestSummary) {
 /// `lpmhss compute`.
 pub async fn compute(args: ComputeArgs) -> anyhow::Result<ExitCode> {
     let data_dir = DataDir::new(&args.data.data_dir);
-    let derivation = Derivation::with_mode(args.derivation.mode);
+    let config = Config::load(args.config.config.as_deref())?;
+    // The command line chooses the mode; the configuration the rest.
+    let derivation = Derivation {
+        mode: args.derivation.mode,
+        ..config.compute.derivation()
+    };
     let c = crate::compliance::materialise(&data_dir, today_in_wales(), &derivation).await?;
     eprintln!(
         "lpmhss: derived tables rebuilt in {:.2}s ({} monthly rows, {} waiting-list rows; {})",

@@ -56,6 +56,9 @@ pub struct Derivation {
     pub mode: DerivationMode,
     /// Longest time `Auto` refreshes before deriving everything again.
     pub full_every: Duration,
+    /// A full derivation that writes its table derives pathways in buckets of about this many
+    /// events when there are more (bounded memory, `bucketed.rs`); 0 never does.
+    pub bucket_events: u64,
 }
 
 impl Default for Derivation {
@@ -63,6 +66,7 @@ impl Default for Derivation {
         Derivation {
             mode: DerivationMode::Auto,
             full_every: Duration::from_secs(3600),
+            bucket_events: 500_000,
         }
     }
 }

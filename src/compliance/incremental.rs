@@ -220,6 +220,26 @@ impl Engine {
 
     /// Register `name` over exactly `files` (event files, without the partition column).
     fn register_files(&self, name: &str, files: &[&Path]) -> Result<(), ComplianceError> {
+        self.register_listing(name, files, events_schema())
+    }
+
+    /// Register `name` over one Parquet file of `schema` (read as that schema: string columns
+    /// stay strings).
+    pub(super) fn register_file_table(
+        &self,
+        name: &str,
+        file: &Path,
+        schema: SchemaRef,
+    ) -> Result<(), ComplianceError> {
+        self.register_listing(name, &[file], schema)
+    }
+
+    fn register_listing(
+        &self,
+        name: &str,
+        files: &[&Path],
+        schema: SchemaRef,
+    ) -> Result<(), ComplianceError> {
         let urls = files
             .iter()
             .map(|path| {
@@ -233,7 +253,7 @@ impl Engine {
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
-            .with_schema(events_schema());
+            .with_schema(schema);
         let _ = self.context().deregister_table(name)?;
         self.context()
             .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
@@ -257,7 +277,7 @@ impl Engine {
 
     /// Register `batches` as table `name`. Batches from different queries can differ in
     /// nullability and metadata only; all are given one schema with every column nullable.
-    fn replace_table(
+    pub(super) fn replace_table(
         &self,
         name: &str,
         schema: SchemaRef,

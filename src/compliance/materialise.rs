@@ -2,6 +2,7 @@
 //! (`pathways`, `monthly`, `data_quality`, `waiting_list`), each replaced atomically, and
 //! return what the metrics and the status page need.
 
+use super::bucketed::plan_buckets;
 use super::derivation_state::{
     fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
 };
@@ -44,6 +45,9 @@ pub enum Derived {
     Full {
         /// Why no incremental refresh.
         reason: &'static str,
+        /// Buckets derived one after another (and written as they were done) to bound memory;
+        /// 1 when everything was derived at once.
+        buckets: usize,
     },
     /// The previous computation refreshed with the events committed since.
     Incremental(Refreshed),
@@ -52,7 +56,10 @@ pub enum Derived {
 impl std::fmt::Display for Derived {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Derived::Full { reason } => write!(f, "full derivation: {reason}"),
+            Derived::Full { reason, buckets: 1 } => write!(f, "full derivation: {reason}"),
+            Derived::Full { reason, buckets } => {
+                write!(f, "full derivation in {buckets} buckets: {reason}")
+            }
             Derived::Incremental(r) => write!(
                 f,
                 "incremental: {} new events, {} pathways derived again",
@@ -74,6 +81,8 @@ pub async fn open_current(
     let derivation = Derivation {
         mode,
         full_every: Duration::MAX,
+        // Buckets are written as they are derived; a reader writes nothing.
+        bucket_events: 0,
     };
     let (engine, derived, _, _) = plan_and_derive(data_dir, &derivation).await?;
     tracing::debug!(%derived, "pathways for a read-only command");
@@ -100,7 +109,7 @@ async fn plan_and_derive(
         chrono::Utc::now(),
         derivation.full_every,
     );
-    let (engine, derived, state) = derive(data_dir, chosen, &visible).await?;
+    let (engine, derived, state) = derive(data_dir, chosen, &visible, derivation).await?;
     Ok((engine, derived, state, visible))
 }
 
@@ -109,19 +118,37 @@ async fn derive(
     data_dir: &DataDir,
     plan: DerivationPlan,
     visible: &VisibleCommits,
+    derivation: &Derivation,
 ) -> Result<(Engine, Derived, DerivationState), ComplianceError> {
     let started = chrono::Utc::now();
     let pathways_file = data_dir.derived_file("pathways");
     match plan {
         DerivationPlan::Full { reason } => {
-            let engine = Engine::session(data_dir, false).await?;
-            engine.derive_everything(None).await?;
             let state = DerivationState {
                 through_seq: visible.through_seq,
                 fingerprint: fingerprint(),
                 full_at: started,
             };
-            Ok((engine, Derived::Full { reason }, state))
+            let buckets = match derivation.bucket_events {
+                0 => Vec::new(),
+                n if visible.event_rows() <= n => Vec::new(),
+                n => plan_buckets(visible, n),
+            };
+            if buckets.len() > 1 {
+                // Filter pushdown: a bucket's scan decodes the other columns only for its rows.
+                let engine = Engine::session(data_dir, true).await?;
+                engine
+                    .derive_in_buckets(&buckets, &pathways_file, &state.to_metadata())
+                    .await?;
+                let derived = Derived::Full {
+                    reason,
+                    buckets: buckets.len(),
+                };
+                return Ok((engine, derived, state));
+            }
+            let engine = Engine::session(data_dir, false).await?;
+            engine.derive_everything(None).await?;
+            Ok((engine, Derived::Full { reason, buckets: 1 }, state))
         }
         DerivationPlan::Incremental {
             previous,
@@ -155,20 +182,26 @@ pub async fn materialise(
     let through_seq = state.through_seq;
 
     // The widest derived table is encoded on a blocking thread while the other tables are
-    // computed; the computation is complete only when it is written too.
-    let (schema, batches) = engine.query("SELECT * FROM pathways").await?;
+    // computed; the computation is complete only when it is written too. A bucketed derivation
+    // has written it already, bucket by bucket.
+    let already_written = matches!(derived, Derived::Full { buckets, .. } if buckets > 1);
     let pathways_file = data_dir.derived_file("pathways");
-    let pathways_written = tokio::task::spawn_blocking(move || {
-        let step = Instant::now();
-        write_parquet_replacing_with_metadata(
-            &pathways_file,
-            schema,
-            &batches,
-            &state.to_metadata(),
-        )?;
-        written("pathways", step);
-        Ok::<(), ComplianceError>(())
-    });
+    let pathways_written = if already_written {
+        tokio::task::spawn_blocking(|| Ok::<(), ComplianceError>(()))
+    } else {
+        let (schema, batches) = engine.query("SELECT * FROM pathways").await?;
+        tokio::task::spawn_blocking(move || {
+            let step = Instant::now();
+            write_parquet_replacing_with_metadata(
+                &pathways_file,
+                schema,
+                &batches,
+                &state.to_metadata(),
+            )?;
+            written("pathways", step);
+            Ok::<(), ComplianceError>(())
+        })
+    };
 
     let step = Instant::now();
     let current = Month::of(today);

@@ -3,6 +3,7 @@
 //! derived tables `pathways`, `monthly`, `data_quality`, `waiting_list`.
 
 mod breaches;
+mod bucketed;
 mod columns;
 mod derivation_state;
 mod engine;

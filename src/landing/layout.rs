@@ -99,12 +99,17 @@ pub fn temporary_name(final_name: &str, writer: &str) -> String {
     format!(".{final_name}.{}.tmp", writer_tag(writer))
 }
 
-/// FNV-1a of the writer's name, in hex: short, file-name safe and stable across versions.
+/// The writer's name hashed, in hex: short, file-name safe and stable across versions.
 fn writer_tag(writer: &str) -> String {
-    let hash = writer.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+    format!("{:016x}", fnv1a(writer))
+}
+
+/// FNV-1a, 64 bits: fast on short strings and stable across versions and machines (writer
+/// tags; the buckets of a bounded-memory derivation).
+pub fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    })
 }
 
 #[cfg(test)]

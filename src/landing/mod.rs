@@ -28,18 +28,20 @@ mod lookup_index;
 mod reader;
 mod rows;
 mod schema;
+mod streaming_writer;
 mod writer;
 
 pub use commit_log::{CommitEntry, CommitLog, CommitLogError, CommittedFile, PartitionOffset};
 pub use durable::{create_dir_durable, replace_file, sync_parent_dir};
 pub use layout::{
-    file_stem, kafka_partition_prefix, kafka_stem, DataDir, Table, DERIVED_TABLES, PARTITION_KEY,
-    UNKNOWN_PARTITION,
+    file_stem, fnv1a, kafka_partition_prefix, kafka_stem, DataDir, Table, DERIVED_TABLES,
+    PARTITION_KEY, UNKNOWN_PARTITION,
 };
 pub use lookup_index::LookupIndex;
 pub use reader::{key_value_metadata, read_parquet};
 pub use rows::{dead_letters_batch, events_batch, DeadLetterRow, EventRow, Source};
 pub use schema::{dead_letters_schema, events_schema};
+pub use streaming_writer::DerivedTableWriter;
 pub use writer::{
     write_parquet_file, write_parquet_replacing, write_parquet_replacing_with_metadata,
 };

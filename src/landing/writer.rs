@@ -87,13 +87,7 @@ pub fn write_parquet_replacing_with_metadata(
         message: e.to_string(),
     };
     let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    let pairs: Vec<KeyValue> = metadata
-        .iter()
-        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-        .collect();
-    let mut props = builder()
-        .set_key_value_metadata((!pairs.is_empty()).then_some(pairs))
-        .build();
+    let mut props = derived_properties(metadata).build();
     // Readers (ours included) restore the exact Arrow types from this entry.
     add_encoded_arrow_schema_to_metadata(&schema, &mut props);
     encode_in_parallel(&mut file, schema, batches, props).map_err(encode)?;
@@ -101,6 +95,17 @@ pub fn write_parquet_replacing_with_metadata(
     drop(file);
     std::fs::rename(&tmp, dest).map_err(io_error(dest))?;
     super::sync_parent_dir(dest).map_err(io_error(dest))
+}
+
+/// Properties of a derived table, with `metadata` in its footer.
+pub(super) fn derived_properties(
+    metadata: &[(String, String)],
+) -> parquet::file::properties::WriterPropertiesBuilder {
+    let pairs: Vec<KeyValue> = metadata
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    builder().set_key_value_metadata((!pairs.is_empty()).then_some(pairs))
 }
 
 /// Rows per row group of a derived table (readers parallelise over row groups).

@@ -28,7 +28,7 @@ fn simulate(feed: &Path) {
 /// The same event under another pathway's key: "first landed" then decides across pathways.
 /// Every other one keeps its referral id under another board, as boards numbering their
 /// referrals alike would.
-fn under_another_pathway(line: &str, i: usize) -> String {
+pub(crate) fn under_another_pathway(line: &str, i: usize) -> String {
     let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
     if i.is_multiple_of(2) {
         let referral = event["referral_id"].as_str().unwrap().to_string();

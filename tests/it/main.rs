@@ -3,6 +3,7 @@
 mod support;
 
 mod analytics;
+mod bucketed;
 mod cli_errors;
 mod demo;
 mod differential;
