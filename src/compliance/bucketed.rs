@@ -68,13 +68,15 @@ impl Bucket {
 }
 
 /// Buckets of at most about `events_per_bucket` events each, from the committed files' row
-/// counts per board (a board's referral ids split evenly by the hash).
-pub(crate) fn plan_buckets(visible: &VisibleCommits, events_per_bucket: u64) -> Vec<Bucket> {
+/// counts per board (a board's referral ids split evenly by the hash). `None` when a file's
+/// board cannot be told from its path: its events would be in no bucket.
+pub(crate) fn plan_buckets(
+    visible: &VisibleCommits,
+    events_per_bucket: u64,
+) -> Option<Vec<Bucket>> {
     let mut per_board: BTreeMap<String, u64> = BTreeMap::new();
     for (_, path, rows) in &visible.event_files {
-        if let Some(board) = board_of(path) {
-            *per_board.entry(board).or_default() += rows;
-        }
+        *per_board.entry(board_of(path)?).or_default() += rows;
     }
     let mut buckets = Vec::new();
     for (board, rows) in per_board {
@@ -85,7 +87,7 @@ pub(crate) fn plan_buckets(visible: &VisibleCommits, events_per_bucket: u64) -> 
             parts,
         }));
     }
-    buckets
+    Some(buckets)
 }
 
 /// `events/lhb=7A1/…parquet` → `7A1`, for codes of letters and digits only (they are spliced
@@ -108,7 +110,9 @@ impl Engine {
     ) -> Result<(), ComplianceError> {
         register_hash(self.context());
         let step = std::time::Instant::now();
-        self.register_repeated_rows().await?;
+        // Each pass groups the hashes of about four buckets' worth of events.
+        let passes = (buckets.len() as u64).div_ceil(4).max(1);
+        self.register_repeated_rows(passes).await?;
         timed("copies of repeated ids found", step, None);
 
         let mut writer: Option<DerivedTableWriter> = None;
@@ -159,15 +163,29 @@ impl Engine {
     }
 
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
-    async fn register_repeated_rows(&self) -> Result<(), ComplianceError> {
+    /// The ids' hashes are grouped in `passes` slices of the hash space, so no grouping holds
+    /// more than a slice of them.
+    async fn register_repeated_rows(&self, passes: u64) -> Result<(), ComplianceError> {
         let step = std::time::Instant::now();
         let (schema, hashes) = self
-            .query(&format!(
-                "SELECT h FROM (SELECT {HASH}(event_id) AS h FROM events) \
-                 GROUP BY h HAVING COUNT(*) > 1"
-            ))
+            .query(&format!("SELECT {HASH}(event_id) AS h FROM events"))
             .await?;
-        self.replace_table("repeated_hashes", schema, hashes)?;
+        self.replace_table("id_hashes", schema, hashes)?;
+        let mut repeated = Vec::new();
+        let mut schema = None;
+        for pass in 0..passes {
+            let (s, rows) = self
+                .query(&format!(
+                    "SELECT h FROM id_hashes WHERE h % {passes} = {pass} \
+                     GROUP BY h HAVING COUNT(*) > 1"
+                ))
+                .await?;
+            schema.get_or_insert(s);
+            repeated.extend(rows);
+        }
+        self.context().deregister_table("id_hashes")?;
+        let schema = schema.expect("at least one pass");
+        self.replace_table("repeated_hashes", schema, repeated)?;
         timed("ids grouped by hash", step, None);
         let step = std::time::Instant::now();
         let (schema, candidates) = self
@@ -249,7 +267,7 @@ mod tests {
             ("/d/events/lhb=7A1/b.parquet", 500),
             ("/d/events/lhb=7A2/a.parquet", 90),
         ]);
-        let buckets = plan_buckets(&v, 500);
+        let buckets = plan_buckets(&v, 500).unwrap();
         let shape: Vec<(&str, u64, u64)> = buckets
             .iter()
             .map(|b| (b.board.as_str(), b.part, b.parts))
@@ -273,5 +291,10 @@ mod tests {
         );
         assert_eq!(board_of(Path::new("/d/events/lhb=7'A/x.parquet")), None);
         assert_eq!(board_of(Path::new("/d/events/other/x.parquet")), None);
+        let v = visible(&[
+            ("/d/events/lhb=7A1/a.parquet", 600),
+            ("/d/events/odd/b.parquet", 5),
+        ]);
+        assert!(plan_buckets(&v, 500).is_none(), "events in no bucket");
     }
 }

@@ -17,7 +17,9 @@
 
 use super::columns::strings;
 use super::{ComplianceError, Engine};
-use crate::landing::{events_schema, read_parquet, LookupIndex};
+use crate::landing::{
+    events_schema, parquet_schema, read_parquet, DerivedTableWriter, LookupIndex,
+};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -26,6 +28,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{col, lit, Expr};
+use futures::StreamExt;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,22 +54,24 @@ fn touched_by(alias: &str) -> String {
 
 impl Engine {
     /// Register `pathways` as the previous computation's table (`previous_file`) refreshed with
-    /// the events of `new_files`.
+    /// the events of `new_files`. With `write_to` (footer metadata), the refreshed table
+    /// replaces `previous_file`, streamed from the old file and the re-derived rows so the
+    /// previous table is never held in memory, and `pathways` is registered over the new file.
     pub(crate) async fn refresh_pathways(
         &self,
         previous_file: &Path,
         new_files: &[(PathBuf, u64)],
         committed_files: &[PathBuf],
+        write_to: Option<&[(String, String)]>,
     ) -> Result<Refreshed, ComplianceError> {
-        let step = std::time::Instant::now();
-        let previous = read_parquet(previous_file)?;
-        timed("previous pathways read", step);
         let new_events = new_files.iter().map(|f| f.1).sum();
         let step = std::time::Instant::now();
         let (new_ids, new_keys) = self.new_events(new_files).await?;
         timed("new events read", step);
         if new_keys.is_empty() {
-            self.replace_table("pathways", previous.0, previous.1)?;
+            // Nothing to derive again; a written table still gets its new footer.
+            self.merge_with_previous(previous_file, false, write_to)
+                .await?;
             return Ok(Refreshed {
                 new_events,
                 pathways_rederived: 0,
@@ -79,25 +84,59 @@ impl Engine {
         let touched = self.scope_to_touched(&index, &new_ids, &new_keys).await?;
         timed("events of touched pathways selected", step);
         self.run_derivation_stages().await?;
-        let step = std::time::Instant::now();
+        self.merge_with_previous(previous_file, true, write_to)
+            .await?;
+        Ok(Refreshed {
+            new_events,
+            pathways_rederived: touched.len() as u64,
+        })
+    }
 
-        self.replace_table("previous_pathways", previous.0, previous.1)?;
-        let (schema, merged) = self
-            .query(&format!(
+    /// Register `pathways` as the touched pathways' new rows (when `rederived`) plus every other
+    /// row of the previous table; with `write_to`, stream that into a new `previous_file`.
+    async fn merge_with_previous(
+        &self,
+        previous_file: &Path,
+        rederived: bool,
+        write_to: Option<&[(String, String)]>,
+    ) -> Result<(), ComplianceError> {
+        let step = std::time::Instant::now();
+        let merge = if rederived {
+            format!(
                 "SELECT * FROM pathways p WHERE {} \
                  UNION ALL \
                  SELECT * FROM previous_pathways p WHERE NOT {}",
                 touched_by("p"),
                 touched_by("p")
-            ))
-            .await?;
+            )
+        } else {
+            "SELECT * FROM previous_pathways".to_string()
+        };
+        match write_to {
+            None => {
+                let previous = read_parquet(previous_file)?;
+                self.replace_table("previous_pathways", previous.0, previous.1)?;
+                let (schema, merged) = self.query(&merge).await?;
+                self.replace_table("pathways", schema, merged)?;
+            }
+            Some(metadata) => {
+                let schema = parquet_schema(previous_file)?;
+                self.register_file_table("previous_pathways", previous_file, schema.clone())?;
+                let mut stream = self.context().sql(&merge).await?.execute_stream().await?;
+                let mut writer = DerivedTableWriter::create(previous_file, &schema, metadata)?;
+                while let Some(batch) = stream.next().await {
+                    writer.write(&[batch?])?;
+                }
+                drop(stream);
+                let schema = writer.schema();
+                writer.finish()?;
+                let _ = self.context().deregister_table("pathways")?;
+                self.register_file_table("pathways", previous_file, schema)?;
+            }
+        }
         self.context().deregister_table("previous_pathways")?;
-        self.replace_table("pathways", schema, merged)?;
         timed("pathways merged", step);
-        Ok(Refreshed {
-            new_events,
-            pathways_rederived: touched.len() as u64,
-        })
+        Ok(())
     }
 
     /// The ids and keys of the events in `new_files`.

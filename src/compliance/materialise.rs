@@ -81,12 +81,33 @@ pub async fn open_current(
     let derivation = Derivation {
         mode,
         full_every: Duration::MAX,
-        // Buckets are written as they are derived; a reader writes nothing.
-        bucket_events: 0,
+        ..Derivation::default()
     };
-    let (engine, derived, _, _) = plan_and_derive(data_dir, &derivation).await?;
+    let Pathways {
+        engine, derived, ..
+    } = plan_and_derive(data_dir, &derivation, Output::InMemory).await?;
     tracing::debug!(%derived, "pathways for a read-only command");
     Ok((engine, derived))
+}
+
+/// Whether the derivation's `pathways` is only for this session or replaces the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// A read-only command: nothing is written.
+    InMemory,
+    /// A computation: the table is replaced. Large derivations write it as they go (bounded
+    /// memory) and say so in [`Pathways::written`].
+    Table,
+}
+
+/// What [`plan_and_derive`] produced.
+struct Pathways {
+    engine: Engine,
+    derived: Derived,
+    state: DerivationState,
+    visible: VisibleCommits,
+    /// Whether the `pathways` file was already replaced (with `state` in its footer).
+    written: bool,
 }
 
 /// Read the commit log and the previous table's state, choose between a full derivation and a
@@ -96,7 +117,8 @@ pub async fn open_current(
 async fn plan_and_derive(
     data_dir: &DataDir,
     derivation: &Derivation,
-) -> Result<(Engine, Derived, DerivationState, VisibleCommits), ComplianceError> {
+    output: Output,
+) -> Result<Pathways, ComplianceError> {
     if !data_dir.root().is_dir() {
         return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
     }
@@ -109,17 +131,17 @@ async fn plan_and_derive(
         chrono::Utc::now(),
         derivation.full_every,
     );
-    let (engine, derived, state) = derive(data_dir, chosen, &visible, derivation).await?;
-    Ok((engine, derived, state, visible))
+    derive(data_dir, chosen, visible, derivation, output).await
 }
 
-/// Open a session and derive `pathways` as `plan` says; returns the state the result reflects.
+/// Open a session and derive `pathways` as `plan` says.
 async fn derive(
     data_dir: &DataDir,
     plan: DerivationPlan,
-    visible: &VisibleCommits,
+    visible: VisibleCommits,
     derivation: &Derivation,
-) -> Result<(Engine, Derived, DerivationState), ComplianceError> {
+    output: Output,
+) -> Result<Pathways, ComplianceError> {
     let started = chrono::Utc::now();
     let pathways_file = data_dir.derived_file("pathways");
     match plan {
@@ -130,9 +152,10 @@ async fn derive(
                 full_at: started,
             };
             let buckets = match derivation.bucket_events {
+                _ if output == Output::InMemory => Vec::new(),
                 0 => Vec::new(),
                 n if visible.event_rows() <= n => Vec::new(),
-                n => plan_buckets(visible, n),
+                n => plan_buckets(&visible, n).unwrap_or_default(),
             };
             if buckets.len() > 1 {
                 // Filter pushdown: a bucket's scan decodes the other columns only for its rows.
@@ -144,11 +167,23 @@ async fn derive(
                     reason,
                     buckets: buckets.len(),
                 };
-                return Ok((engine, derived, state));
+                return Ok(Pathways {
+                    engine,
+                    derived,
+                    state,
+                    visible,
+                    written: true,
+                });
             }
             let engine = Engine::session(data_dir, false).await?;
             engine.derive_everything(None).await?;
-            Ok((engine, Derived::Full { reason, buckets: 1 }, state))
+            Ok(Pathways {
+                engine,
+                derived: Derived::Full { reason, buckets: 1 },
+                state,
+                visible,
+                written: false,
+            })
         }
         DerivationPlan::Incremental {
             previous,
@@ -156,15 +191,25 @@ async fn derive(
         } => {
             let engine = Engine::session(data_dir, true).await?;
             let committed: Vec<_> = visible.event_files.iter().map(|f| f.1.clone()).collect();
-            let refreshed = engine
-                .refresh_pathways(&pathways_file, &new_files, &committed)
-                .await?;
             let state = DerivationState {
                 through_seq: visible.through_seq,
                 fingerprint: fingerprint(),
                 full_at: previous.full_at,
             };
-            Ok((engine, Derived::Incremental(refreshed), state))
+            // A computation streams the merge with the previous table into the new file (the
+            // previous table is never held in memory); a reader merges in memory.
+            let metadata = state.to_metadata();
+            let write_to = (output == Output::Table).then_some(metadata.as_slice());
+            let refreshed = engine
+                .refresh_pathways(&pathways_file, &new_files, &committed, write_to)
+                .await?;
+            Ok(Pathways {
+                engine,
+                derived: Derived::Incremental(refreshed),
+                state,
+                visible,
+                written: write_to.is_some(),
+            })
         }
     }
 }
@@ -177,14 +222,19 @@ pub async fn materialise(
     derivation: &Derivation,
 ) -> Result<Computation, ComplianceError> {
     let started = Instant::now();
-    let (engine, derived, state, visible) = plan_and_derive(data_dir, derivation).await?;
+    let Pathways {
+        engine,
+        derived,
+        state,
+        visible,
+        written: already_written,
+    } = plan_and_derive(data_dir, derivation, Output::Table).await?;
     tracing::debug!(%derived, through_seq = state.through_seq, "pathways derived");
     let through_seq = state.through_seq;
 
     // The widest derived table is encoded on a blocking thread while the other tables are
     // computed; the computation is complete only when it is written too. A bucketed derivation
-    // has written it already, bucket by bucket.
-    let already_written = matches!(derived, Derived::Full { buckets, .. } if buckets > 1);
+    // or a refresh has written it already, as it went.
     let pathways_file = data_dir.derived_file("pathways");
     let pathways_written = if already_written {
         tokio::task::spawn_blocking(|| Ok::<(), ComplianceError>(()))

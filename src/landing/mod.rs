@@ -38,7 +38,7 @@ pub use layout::{
     PARTITION_KEY, UNKNOWN_PARTITION,
 };
 pub use lookup_index::LookupIndex;
-pub use reader::{key_value_metadata, read_parquet};
+pub use reader::{key_value_metadata, parquet_schema, read_parquet};
 pub use rows::{dead_letters_batch, events_batch, DeadLetterRow, EventRow, Source};
 pub use schema::{dead_letters_schema, events_schema};
 pub use streaming_writer::DerivedTableWriter;

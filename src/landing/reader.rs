@@ -32,6 +32,13 @@ pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), Landin
     Ok((schema, batches))
 }
 
+/// The Arrow schema a file was written with, from its footer alone.
+pub fn parquet_schema(path: &Path) -> Result<SchemaRef, LandingError> {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(decode_error(path))?;
+    Ok(reader.schema().clone())
+}
+
 /// The key-value metadata of a file's footer; `None` when the file is absent or unreadable.
 pub fn key_value_metadata(path: &Path) -> Option<Vec<(String, String)>> {
     let file = std::fs::File::open(path).ok()?;
