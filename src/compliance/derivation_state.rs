@@ -66,7 +66,7 @@ impl Default for Derivation {
         Derivation {
             mode: DerivationMode::Auto,
             full_every: Duration::from_secs(3600),
-            bucket_events: 500_000,
+            bucket_events: 250_000,
         }
     }
 }
