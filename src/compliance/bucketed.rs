@@ -232,16 +232,15 @@ fn register_hash(ctx: &SessionContext) {
     ctx.register_udf(udf);
 }
 
+/// Per-step timing for `--log-level lpmhss=debug`; `bucket` is (done, of, events in scope).
 fn timed(step: &str, started: std::time::Instant, bucket: Option<(usize, usize, usize)>) {
-    let (done, of, events) = bucket.unwrap_or_default();
-    tracing::debug!(
-        step,
-        bucket = done,
-        of,
-        events,
-        seconds = started.elapsed().as_secs_f64(),
-        "bucketed derivation"
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    match bucket {
+        Some((done, of, events)) => {
+            tracing::debug!(step, done, of, events, seconds, "bucketed derivation")
+        }
+        None => tracing::debug!(step, seconds, "bucketed derivation"),
+    }
 }
 
 #[cfg(test)]
