@@ -21,11 +21,15 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The SQL name of the 64-bit hash of a string.
 const HASH: &str = "lpmhss_hash64";
+/// Every committed event file the derivation was planned from.
+const COMMITTED: &str = "committed_events";
+/// The committed event files of the board being derived.
+const BOARD: &str = "board_events";
 
 /// One bucket: the pathways of `board` whose referral id hashes to `part` (of `parts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub(crate) struct Bucket {
     board: String,
     part: u64,
     parts: u64,
+    /// The board's committed event files: a bucket reads only these.
+    files: Arc<Vec<PathBuf>>,
 }
 
 impl Bucket {
@@ -40,18 +46,6 @@ impl Bucket {
     /// data directory's own partition names (`lhb=…`), checked to be plain codes.
     fn holds(&self, alias: &str) -> String {
         let board = format!("{alias}.provider_lhb = '{}'", self.board);
-        self.with_board_test(board, alias)
-    }
-
-    /// [`Bucket::holds`] for the landed `events` table, whose partition column names the
-    /// board too (equal to `provider_lhb`: landing partitions by it), so only that board's
-    /// files are read.
-    fn holds_landed(&self, alias: &str) -> String {
-        let board = format!(
-            "{alias}.{key} = '{b}' AND {alias}.provider_lhb = '{b}'",
-            key = crate::landing::PARTITION_KEY,
-            b = self.board
-        );
         self.with_board_test(board, alias)
     }
 
@@ -74,17 +68,21 @@ pub(crate) fn plan_buckets(
     visible: &VisibleCommits,
     events_per_bucket: u64,
 ) -> Option<Vec<Bucket>> {
-    let mut per_board: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_board: BTreeMap<String, (u64, Vec<PathBuf>)> = BTreeMap::new();
     for (_, path, rows) in &visible.event_files {
-        *per_board.entry(board_of(path)?).or_default() += rows;
+        let board = per_board.entry(board_of(path)?).or_default();
+        board.0 += rows;
+        board.1.push(path.clone());
     }
     let mut buckets = Vec::new();
-    for (board, rows) in per_board {
+    for (board, (rows, files)) in per_board {
         let parts = rows.div_ceil(events_per_bucket.max(1)).max(1);
+        let files = Arc::new(files);
         buckets.extend((0..parts).map(|part| Bucket {
             board: board.clone(),
             part,
             parts,
+            files: files.clone(),
         }));
     }
     Some(buckets)
@@ -101,7 +99,8 @@ fn board_of(path: &Path) -> Option<String> {
 impl Engine {
     /// Derive every pathway bucket by bucket into the table at `dest` (footer `metadata`), then
     /// register `pathways` over that file. `buckets` must cover every board with events (see
-    /// [`plan_buckets`]) and not be empty.
+    /// [`plan_buckets`]) and not be empty. Only the files of the commit-log entries planned
+    /// from are read, never files committed meanwhile: every bucket sees the same store.
     pub(crate) async fn derive_in_buckets(
         &self,
         buckets: &[Bucket],
@@ -109,6 +108,11 @@ impl Engine {
         metadata: &[(String, String)],
     ) -> Result<(), ComplianceError> {
         register_hash(self.context());
+        let mut all: Vec<&Path> = Vec::new();
+        for bucket in buckets.iter().filter(|b| b.part == 0) {
+            all.extend(bucket.files.iter().map(PathBuf::as_path));
+        }
+        self.register_files(COMMITTED, &all)?;
         let step = std::time::Instant::now();
         // Each pass groups the hashes of about four buckets' worth of events.
         let passes = (buckets.len() as u64).div_ceil(4).max(1);
@@ -118,13 +122,15 @@ impl Engine {
         let mut writer: Option<DerivedTableWriter> = None;
         for (i, bucket) in buckets.iter().enumerate() {
             let step = std::time::Instant::now();
+            let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
+            self.register_files(BOARD, &board_files)?;
             let (schema, scope) = self
                 .query(&format!(
-                    "SELECT * FROM events e WHERE {own} \
+                    "SELECT * FROM {BOARD} e WHERE {own} \
                      UNION ALL \
                      SELECT * FROM repeated_rows r WHERE NOT ({other}) \
                        AND r.event_id IN (SELECT x.event_id FROM repeated_rows x WHERE {mine})",
-                    own = bucket.holds_landed("e"),
+                    own = bucket.holds("e"),
                     other = bucket.holds("r"),
                     mine = bucket.holds("x"),
                 ))
@@ -146,8 +152,9 @@ impl Engine {
             out.write(&rows)?;
             timed("bucket derived", step, Some((i + 1, buckets.len(), events)));
         }
-        self.context().deregister_table("scoped_events")?;
-        self.context().deregister_table("repeated_rows")?;
+        for table in ["scoped_events", "repeated_rows", BOARD, COMMITTED] {
+            self.context().deregister_table(table)?;
+        }
         let writer = writer.ok_or_else(|| {
             datafusion::error::DataFusionError::Internal("no bucket to derive".into())
         })?;
@@ -168,7 +175,7 @@ impl Engine {
     async fn register_repeated_rows(&self, passes: u64) -> Result<(), ComplianceError> {
         let step = std::time::Instant::now();
         let (schema, hashes) = self
-            .query(&format!("SELECT {HASH}(event_id) AS h FROM events"))
+            .query(&format!("SELECT {HASH}(event_id) AS h FROM {COMMITTED}"))
             .await?;
         self.replace_table("id_hashes", schema, hashes)?;
         let mut repeated = Vec::new();
@@ -190,7 +197,7 @@ impl Engine {
         let step = std::time::Instant::now();
         let (schema, candidates) = self
             .query(&format!(
-                "SELECT * FROM events WHERE {HASH}(event_id) IN (SELECT h FROM repeated_hashes)"
+                "SELECT * FROM {COMMITTED} WHERE {HASH}(event_id) IN (SELECT h FROM repeated_hashes)"
             ))
             .await?;
         self.context().deregister_table("repeated_hashes")?;
@@ -246,7 +253,6 @@ fn timed(step: &str, started: std::time::Instant, bucket: Option<(usize, usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn visible(files: &[(&str, u64)]) -> VisibleCommits {
         VisibleCommits {
@@ -277,8 +283,13 @@ mod tests {
         );
         assert_eq!(buckets[3].holds("p"), "p.provider_lhb = '7A2'");
         assert_eq!(
-            buckets[1].holds_landed("e"),
-            "e.lhb = '7A1' AND e.provider_lhb = '7A1' AND lpmhss_hash64(e.referral_id) % 3 = 1"
+            buckets[1].holds("e"),
+            "e.provider_lhb = '7A1' AND lpmhss_hash64(e.referral_id) % 3 = 1"
+        );
+        assert_eq!(
+            buckets[1].files.len(),
+            2,
+            "a bucket reads its board's files"
         );
     }
 

@@ -258,7 +258,11 @@ impl Engine {
     }
 
     /// Register `name` over exactly `files` (event files, without the partition column).
-    fn register_files(&self, name: &str, files: &[&Path]) -> Result<(), ComplianceError> {
+    pub(super) fn register_files(
+        &self,
+        name: &str,
+        files: &[&Path],
+    ) -> Result<(), ComplianceError> {
         self.register_listing(name, files, events_schema())
     }
 
