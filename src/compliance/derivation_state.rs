@@ -71,16 +71,6 @@ impl Default for Derivation {
     }
 }
 
-impl Derivation {
-    /// `mode` with the default period.
-    pub fn with_mode(mode: DerivationMode) -> Self {
-        Derivation {
-            mode,
-            ..Derivation::default()
-        }
-    }
-}
-
 /// What a persisted `pathways` table reflects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivationState {

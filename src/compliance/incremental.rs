@@ -18,7 +18,7 @@
 use super::columns::strings;
 use super::{ComplianceError, Engine};
 use crate::landing::{
-    events_schema, parquet_schema, read_parquet, DerivedTableWriter, LookupIndex,
+    all_nullable, events_schema, parquet_schema, read_parquet, DerivedTableWriter, LookupIndex,
 };
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -327,13 +327,7 @@ impl Engine {
         batches: Vec<RecordBatch>,
     ) -> Result<(), ComplianceError> {
         let _ = self.context().deregister_table(name)?;
-        let schema = Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
+        let schema = all_nullable(&schema);
         let batches = batches
             .into_iter()
             .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))

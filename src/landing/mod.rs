@@ -40,7 +40,7 @@ pub use layout::{
 pub use lookup_index::LookupIndex;
 pub use reader::{key_value_metadata, parquet_schema, read_parquet};
 pub use rows::{dead_letters_batch, events_batch, DeadLetterRow, EventRow, Source};
-pub use schema::{dead_letters_schema, events_schema};
+pub use schema::{all_nullable, dead_letters_schema, events_schema};
 pub use streaming_writer::DerivedTableWriter;
 pub use writer::{
     write_parquet_file, write_parquet_replacing, write_parquet_replacing_with_metadata,

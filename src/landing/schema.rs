@@ -75,3 +75,15 @@ pub fn dead_letters_schema() -> SchemaRef {
         })
         .clone()
 }
+
+/// `schema` with every column nullable: batches of one table that come from different queries
+/// differ in nullability only, and one schema must hold them all.
+pub fn all_nullable(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}

@@ -8,7 +8,6 @@ use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Rows per row group: a row group is buffered in memory until it is complete, so this bounds
 /// the writer's memory (about 60 MB for `pathways`).
@@ -34,13 +33,7 @@ impl DerivedTableWriter {
         if let Some(dir) = dest.parent() {
             super::create_dir_durable(dir).map_err(io_error(dir))?;
         }
-        let schema = Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
+        let schema = super::all_nullable(schema);
         let tmp = dest.with_extension(format!("parquet.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(io_error(&tmp))?;
         let props = derived_properties(metadata)
