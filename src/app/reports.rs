@@ -4,8 +4,8 @@
 use super::publish::{equity_table, monthly_table};
 use crate::cli::{BreachesArgs, DataQualityArgs, ExportArgs, ReportArgs, SqlArgs, WaitingListArgs};
 use crate::compliance::{
-    open_current, DerivationMode, Engine, WaitKind, BREACH_HEADER, FLAGS, MONTHLY_HEADER,
-    WAITING_HEADER,
+    open_as_of, open_current, DerivationMode, Engine, WaitKind, BREACH_HEADER, FLAGS,
+    MONTHLY_HEADER, WAITING_HEADER,
 };
 use crate::event::reference;
 use crate::landing::DataDir;
@@ -27,7 +27,7 @@ async fn engine(
 ) -> anyhow::Result<Engine> {
     let data_dir = DataDir::new(dir);
     match as_of {
-        Some(_) => Ok(Engine::open(&data_dir, as_of).await?),
+        Some(t) => Ok(open_as_of(&data_dir, t).await?),
         None => Ok(open_current(&data_dir, mode).await?.0),
     }
 }

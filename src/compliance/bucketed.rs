@@ -16,16 +16,18 @@
 use super::derivation_state::VisibleCommits;
 use super::{ComplianceError, Engine};
 use crate::landing::{fnv1a, DerivedTableWriter};
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The SQL name of the 64-bit hash of a string.
 const HASH: &str = "lpmhss_hash64";
+/// The SQL name of the test "this string's hash is one of the repeated ids' hashes".
+const REPEATED_HASH: &str = "lpmhss_repeated_hash";
 /// Every committed event file the derivation was planned from.
 const COMMITTED: &str = "committed_events";
 /// The committed event files of the board being derived.
@@ -101,11 +103,14 @@ impl Engine {
     /// register `pathways` over that file. `buckets` must cover every board with events (see
     /// [`plan_buckets`]) and not be empty. Only the files of the commit-log entries planned
     /// from are read, never files committed meanwhile: every bucket sees the same store.
+    /// `scope` is SQL true for the events that exist (`scoped_events.sql`'s predicate: a
+    /// snapshot's `--as-of`, else `TRUE`).
     pub(crate) async fn derive_in_buckets(
         &self,
         buckets: &[Bucket],
         dest: &Path,
         metadata: &[(String, String)],
+        scope: &str,
     ) -> Result<(), ComplianceError> {
         register_hash(self.context());
         let mut all: Vec<&Path> = Vec::new();
@@ -116,7 +121,7 @@ impl Engine {
         let step = std::time::Instant::now();
         // Each pass groups the hashes of about four buckets' worth of events.
         let passes = (buckets.len() as u64).div_ceil(4).max(1);
-        self.register_repeated_rows(passes).await?;
+        self.register_repeated_rows(passes, scope).await?;
         timed("copies of repeated ids found", step, None);
 
         let mut writer: Option<DerivedTableWriter> = None;
@@ -124,9 +129,9 @@ impl Engine {
             let step = std::time::Instant::now();
             let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
             self.register_files(BOARD, &board_files)?;
-            let (schema, scope) = self
+            let (schema, in_scope) = self
                 .query(&format!(
-                    "SELECT * FROM {BOARD} e WHERE {own} \
+                    "SELECT * FROM {BOARD} e WHERE {own} AND ({scope}) \
                      UNION ALL \
                      SELECT * FROM repeated_rows r WHERE NOT ({other}) \
                        AND r.event_id IN (SELECT x.event_id FROM repeated_rows x WHERE {mine})",
@@ -135,8 +140,8 @@ impl Engine {
                     mine = bucket.holds("x"),
                 ))
                 .await?;
-            let events: usize = scope.iter().map(|b| b.num_rows()).sum();
-            self.replace_table("scoped_events", schema, scope)?;
+            let events: usize = in_scope.iter().map(|b| b.num_rows()).sum();
+            self.replace_table("scoped_events", schema, in_scope)?;
             self.run_derivation_stages().await?;
             let (schema, rows) = self
                 .query(&format!(
@@ -172,35 +177,51 @@ impl Engine {
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
     /// The ids' hashes are grouped in `passes` slices of the hash space, so no grouping holds
     /// more than a slice of them.
-    async fn register_repeated_rows(&self, passes: u64) -> Result<(), ComplianceError> {
+    async fn register_repeated_rows(
+        &self,
+        passes: u64,
+        scope: &str,
+    ) -> Result<(), ComplianceError> {
         let step = std::time::Instant::now();
         let (schema, hashes) = self
-            .query(&format!("SELECT {HASH}(event_id) AS h FROM {COMMITTED}"))
+            .query(&format!(
+                "SELECT {HASH}(event_id) AS h FROM {COMMITTED} WHERE {scope}"
+            ))
             .await?;
         self.replace_table("id_hashes", schema, hashes)?;
-        let mut repeated = Vec::new();
-        let mut schema = None;
+        let mut repeated = HashSet::new();
         for pass in 0..passes {
-            let (s, rows) = self
+            let (_, rows) = self
                 .query(&format!(
                     "SELECT h FROM id_hashes WHERE h % {passes} = {pass} \
                      GROUP BY h HAVING COUNT(*) > 1"
                 ))
                 .await?;
-            schema.get_or_insert(s);
-            repeated.extend(rows);
+            for batch in &rows {
+                let hashes = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::Internal(
+                            "hashes are not 64-bit unsigned integers".into(),
+                        )
+                    })?;
+                repeated.extend(hashes.iter().flatten());
+            }
         }
         self.context().deregister_table("id_hashes")?;
-        let schema = schema.expect("at least one pass");
-        self.replace_table("repeated_hashes", schema, repeated)?;
+        register_hash_test(self.context(), repeated);
         timed("ids grouped by hash", step, None);
         let step = std::time::Instant::now();
+        // A scalar test rather than `IN (subquery)`: Parquet filter pushdown can evaluate it
+        // on the event_id column alone and decode the other columns only for the candidates
+        // (a subquery becomes a join, which decodes every column of every row).
         let (schema, candidates) = self
             .query(&format!(
-                "SELECT * FROM {COMMITTED} WHERE {HASH}(event_id) IN (SELECT h FROM repeated_hashes)"
+                "SELECT * FROM {COMMITTED} WHERE {REPEATED_HASH}(event_id) AND ({scope})"
             ))
             .await?;
-        self.context().deregister_table("repeated_hashes")?;
         self.replace_table("repeated_candidates", schema, candidates)?;
         timed("rows of candidate ids read", step, None);
         let (schema, rows) = self
@@ -223,20 +244,45 @@ fn register_hash(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
-            let strings = arrays[0]
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| {
-                    datafusion::error::DataFusionError::Internal(format!(
-                        "{HASH} expects a string, got {}",
-                        arrays[0].data_type()
-                    ))
-                })?;
+            let strings = as_strings(&arrays[0], HASH)?;
             let hashes: UInt64Array = strings.iter().map(|s| s.map(fnv1a)).collect();
             Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
         }),
     );
     ctx.register_udf(udf);
+}
+
+/// Register `lpmhss_repeated_hash(s)`: true when the hash of `s` is one of `hashes`.
+fn register_hash_test(ctx: &SessionContext, hashes: HashSet<u64>) {
+    let hashes = Arc::new(hashes);
+    let udf = create_udf(
+        REPEATED_HASH,
+        vec![DataType::Utf8],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let strings = as_strings(&arrays[0], REPEATED_HASH)?;
+            let found: BooleanArray = strings
+                .iter()
+                .map(|s| s.map(|s| hashes.contains(&fnv1a(s))))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(found) as ArrayRef))
+        }),
+    );
+    ctx.register_udf(udf);
+}
+
+fn as_strings<'a>(
+    array: &'a ArrayRef,
+    function: &str,
+) -> Result<&'a StringArray, datafusion::error::DataFusionError> {
+    array.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
+        datafusion::error::DataFusionError::Internal(format!(
+            "{function} expects a string, got {}",
+            array.data_type()
+        ))
+    })
 }
 
 /// Per-step timing for `--log-level lpmhss=debug`; `bucket` is (done, of, events in scope).

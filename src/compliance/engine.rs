@@ -21,6 +21,9 @@ use std::sync::Arc;
 pub struct Engine {
     ctx: SessionContext,
     data_dir: DataDir,
+    /// Where a read-only session too large for memory wrote its `pathways` table; removed
+    /// when the session ends.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -28,6 +31,17 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("data_dir", &self.data_dir)
             .finish()
+    }
+}
+
+/// SQL true for the events that exist at the snapshot time `as_of` (all of them when `None`).
+pub(crate) fn as_of_predicate(as_of: Option<DateTime<Utc>>) -> String {
+    match as_of {
+        None => "TRUE".to_string(),
+        Some(t) => format!(
+            "recorded_at <= TIMESTAMP '{}'",
+            t.to_rfc3339_opts(SecondsFormat::Micros, true)
+        ),
     }
 }
 
@@ -61,6 +75,7 @@ impl Engine {
         let engine = Engine {
             ctx,
             data_dir: data_dir.clone(),
+            scratch: None,
         };
         engine
             .register_landed(Table::Events, events_schema())
@@ -77,13 +92,7 @@ impl Engine {
         &self,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<(), ComplianceError> {
-        let predicate = match as_of {
-            None => "TRUE".to_string(),
-            Some(t) => format!(
-                "recorded_at <= TIMESTAMP '{}'",
-                t.to_rfc3339_opts(SecondsFormat::Micros, true)
-            ),
-        };
+        let predicate = as_of_predicate(as_of);
         self.create_view(rules::SCOPED_EVENTS, &[("as_of_predicate", &predicate)])
             .await?;
         self.run_derivation_stages().await
@@ -102,6 +111,11 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Keep `dir` (holding a table this session reads) until the session ends.
+    pub(crate) fn hold_scratch(&mut self, dir: tempfile::TempDir) {
+        self.scratch = Some(dir);
     }
 
     /// The underlying session, for ad-hoc SQL.

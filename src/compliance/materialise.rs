@@ -6,6 +6,7 @@ use super::bucketed::plan_buckets;
 use super::derivation_state::{
     fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
 };
+use super::engine::as_of_predicate;
 use super::incremental::Refreshed;
 use super::report::WaitKind;
 use super::{ComplianceError, DataQualityRow, Engine, Month, MonthlyRow, WaitingRow};
@@ -90,6 +91,104 @@ pub async fn open_current(
     Ok((engine, derived))
 }
 
+/// A read-only session over the events recorded at or before `as_of` (a snapshot: nothing is
+/// reused from the last computation). Derived in memory when that fits the reader's memory
+/// budget, else bucket by bucket into a scratch table (see [`full_derivation_buckets`]).
+pub async fn open_as_of(
+    data_dir: &DataDir,
+    as_of: DateTime<Utc>,
+) -> Result<Engine, ComplianceError> {
+    if !data_dir.root().is_dir() {
+        return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
+    }
+    let visible = VisibleCommits::read(data_dir)?;
+    let buckets = full_derivation_buckets(&visible, &Derivation::default(), Output::InMemory);
+    if buckets.len() <= 1 {
+        return Engine::open(data_dir, Some(as_of)).await;
+    }
+    let mut engine = Engine::session(data_dir, true).await?;
+    let dest = scratch_table(&mut engine)?;
+    let scope = as_of_predicate(Some(as_of));
+    engine
+        .derive_in_buckets(&buckets, &dest, &[], &scope)
+        .await?;
+    tracing::debug!(buckets = buckets.len(), "snapshot derived in buckets");
+    Ok(engine)
+}
+
+/// Measured peak of a full derivation held in memory, per event (4.3 GB at 10M events, 1.6 GB
+/// at 3.2M: benches/e2e/NOTES.md), rounded up.
+const IN_MEMORY_BYTES_PER_EVENT: u64 = 512;
+
+/// The buckets of a full derivation; none (everything at once, in memory) when it is small
+/// enough. A computation writes its table as it goes: above `bucket_events` events it buckets
+/// (0: never), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
+/// nothing it keeps: it derives in memory unless that would take more than its memory budget
+/// ([`reader_memory_budget`]), and only then in buckets written to a scratch table, so a
+/// one-off command is as fast as memory allows and never runs the machine out of it.
+fn full_derivation_buckets(
+    visible: &VisibleCommits,
+    derivation: &Derivation,
+    output: Output,
+) -> Vec<super::bucketed::Bucket> {
+    let events = visible.event_rows();
+    let per_bucket = match output {
+        Output::Table => derivation.bucket_events,
+        Output::InMemory => {
+            let budget = reader_memory_budget();
+            if events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT) <= budget {
+                0
+            } else {
+                // Half the budget for a bucket's stages; the rest holds the copies of repeated
+                // ids and the writer's row group.
+                (budget / IN_MEMORY_BYTES_PER_EVENT / 2).max(1)
+            }
+        }
+    };
+    if per_bucket == 0 || events <= per_bucket {
+        return Vec::new();
+    }
+    plan_buckets(visible, per_bucket).unwrap_or_default()
+}
+
+/// The memory a read-only command may use for a derivation held in memory: `LPMHSS_READER_MEMORY_MB`
+/// when set, else half of the memory available now (`MemAvailable`), else 4 GiB.
+fn reader_memory_budget() -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    if let Some(mb) = std::env::var("LPMHSS_READER_MEMORY_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return mb.saturating_mul(MIB);
+    }
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        });
+    available_kib.map_or(4096 * MIB, |kib| kib * 1024 / 2)
+}
+
+/// A scratch file for a reader's `pathways` table, in the system's temporary directory
+/// (`TMPDIR`), removed with the session.
+fn scratch_table(engine: &mut Engine) -> Result<std::path::PathBuf, ComplianceError> {
+    let dir = tempfile::Builder::new()
+        .prefix("lpmhss-pathways-")
+        .tempdir()
+        .map_err(|e| ComplianceError::Io(std::env::temp_dir(), e))?;
+    let file = dir.path().join("pathways.parquet");
+    engine.hold_scratch(dir);
+    Ok(file)
+}
+
 /// Whether the derivation's `pathways` is only for this session or replaces the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Output {
@@ -151,17 +250,16 @@ async fn derive(
                 fingerprint: fingerprint(),
                 full_at: started,
             };
-            let buckets = match derivation.bucket_events {
-                _ if output == Output::InMemory => Vec::new(),
-                0 => Vec::new(),
-                n if visible.event_rows() <= n => Vec::new(),
-                n => plan_buckets(&visible, n).unwrap_or_default(),
-            };
+            let buckets = full_derivation_buckets(&visible, derivation, output);
             if buckets.len() > 1 {
                 // Filter pushdown: a bucket's scan decodes the other columns only for its rows.
-                let engine = Engine::session(data_dir, true).await?;
+                let mut engine = Engine::session(data_dir, true).await?;
+                let dest = match output {
+                    Output::Table => pathways_file,
+                    Output::InMemory => scratch_table(&mut engine)?,
+                };
                 engine
-                    .derive_in_buckets(&buckets, &pathways_file, &state.to_metadata())
+                    .derive_in_buckets(&buckets, &dest, &state.to_metadata(), "TRUE")
                     .await?;
                 let derived = Derived::Full {
                     reason,
@@ -172,7 +270,7 @@ async fn derive(
                     derived,
                     state,
                     visible,
-                    written: true,
+                    written: output == Output::Table,
                 });
             }
             let engine = Engine::session(data_dir, false).await?;

@@ -21,7 +21,7 @@ pub use derivation_state::{Derivation, DerivationMode};
 pub use engine::Engine;
 pub use equity::{Dimension, EquityRow};
 pub use incremental::Refreshed;
-pub use materialise::{materialise, open_current, Computation, Derived};
+pub use materialise::{materialise, open_as_of, open_current, Computation, Derived};
 pub use month::{BadMonth, Month};
 pub use quality::{DataQualityRow, DeadLetterSummaryRow, FLAGS};
 pub use report::{format_tenths, pct_tenths, MonthlyRow, StageCounts, WaitKind, MONTHLY_HEADER};

@@ -50,3 +50,73 @@ fn a_derivation_in_buckets_equals_the_reference_derivation() {
 
     assert_matches_reference(&dir);
 }
+
+/// The `pathways` a read-only `sql` session sees, as sorted CSV, and its debug log.
+fn reader_pathways(
+    dir: &std::path::Path,
+    budget_mb: Option<&str>,
+    as_of: Option<&str>,
+) -> (String, String) {
+    let mut cmd = lpmhss();
+    cmd.env_remove("LPMHSS_READER_MEMORY_MB");
+    if let Some(mb) = budget_mb {
+        cmd.env("LPMHSS_READER_MEMORY_MB", mb);
+    }
+    cmd.args([
+        "sql",
+        "--log-level",
+        "lpmhss=debug",
+        "--format",
+        "csv",
+        "--data-dir",
+    ])
+    .arg(dir);
+    if let Some(t) = as_of {
+        cmd.args(["--as-of", t]);
+    }
+    cmd.arg("SELECT * FROM pathways ORDER BY provider_lhb, referral_id");
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "sql failed:\n{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+#[test]
+fn a_reader_over_its_memory_budget_derives_in_buckets_and_sees_the_same_pathways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    let dir = tmp.path().join("data");
+    messy_feed(&feed, 6, 300, 47);
+    let out = run(lpmhss()
+        .args(["ingest", "--no-compute", "--data-dir"])
+        .arg(&dir)
+        .arg(&feed));
+    assert!(
+        out.status.success(),
+        "ingest failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // No computation yet: every reader derives everything. A budget of 1 MiB holds about
+    // 2,000 events, so the derivation is split in buckets of about 1,000.
+    for as_of in [None, Some("2025-04-15T12:00:00Z")] {
+        let (in_memory, log) = reader_pathways(&dir, Some("100000"), as_of);
+        assert!(
+            !log.contains("buckets"),
+            "expected one derivation in memory:\n{log}"
+        );
+        let (bucketed, log) = reader_pathways(&dir, Some("1"), as_of);
+        assert!(
+            log.contains("buckets"),
+            "expected a derivation in buckets:\n{log}"
+        );
+        assert!(
+            in_memory.lines().count() > 100,
+            "too few pathways to compare"
+        );
+        assert!(
+            bucketed == in_memory,
+            "as of {as_of:?}: bucketed pathways differ"
+        );
+    }
+}
