@@ -25,6 +25,8 @@
 #      `lpmhss report` as analysts run it (from the last computation's pathways), 3 runs;
 #   7. once: `lpmhss compute --derivation full` on ten years of Wales (~3M events), 3 runs,
 #      median; then the refresh: the next day's events landed and `compute` (auto), 3 runs.
+# Sizes the in-memory broker cannot hold (50M) are measured by benches/scale.sh; the tables it
+# left in the work directory are added to BENCHMARKS.md's scaling section.
 # Everything lives under the work directory; every process started here is stopped on exit.
 set -euo pipefail
 
@@ -301,7 +303,11 @@ fi
 
 # ---------------------------------------------------------------- BENCHMARKS.md
 echo "{\"start\": \"$LOAD_START\", \"end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$WORK/results/load.json"
+# Tables of earlier benches/scale.sh runs in the same work directory (sizes beyond the broker;
+# each states its own date and commit) go into the scaling section.
+SCALE_ARGS=()
+for t in "$WORK"/scale-*/scale.md; do [ -f "$t" ] && SCALE_ARGS+=(--scale "$t"); done
 $PY "$HERE/render.py" --results "$WORK/results" --repo "$REPO" --command "$COMMAND_LINE" \
-  --bin "$BIN" >"$OUT.tmp" || die "render failed"
+  --bin "$BIN" ${SCALE_ARGS[@]+"${SCALE_ARGS[@]}"} >"$OUT.tmp" || die "render failed"
 mv "$OUT.tmp" "$OUT"
 log "done in $(( $(date +%s) - STARTED_AT ))s: wrote $OUT"

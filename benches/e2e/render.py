@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write BENCHMARKS.md (stdout) from the JSON results of benches/e2e.sh.
 
-usage: render.py --results DIR --repo REPO --command "benches/e2e.sh …" --bin LPMHSS
+usage: render.py --results DIR --repo REPO --command "benches/e2e.sh …" --bin LPMHSS [--scale FILE]…
 benches/e2e/NOTES.md, if present, is appended verbatim (profiling findings and remarks that
-must survive a re-run).
+must survive a re-run); each --scale FILE (the scale.md that benches/scale.sh writes) is added
+to the scaling section.
 """
 import datetime
 import glob
@@ -161,10 +162,14 @@ def size_results(d):
 
 def main():
     a = {}
+    scale_tables = []
     argv = sys.argv[1:]
     while argv:
         k = argv.pop(0)
-        a[k] = argv.pop(0)
+        if k == "--scale":
+            scale_tables.append(argv.pop(0))
+        else:
+            a[k] = argv.pop(0)
     results, repo = a["--results"], a["--repo"]
     m = machine(repo)
     sizes = []
@@ -345,6 +350,15 @@ def main():
               f"`report --derivation full`.")
     w("")
 
+    if scale_tables:
+        w("### Beyond the broker: `benches/scale.sh`\n")
+        w("The in-memory test broker cannot hold 50M messages (about 15 GB), so larger sizes are "
+          "measured without it by `benches/scale.sh`, in a separate run: the same feed, landed by "
+          "`ingest --no-compute`, then `compute --derivation full`, `report` from that computation, "
+          "`report --derivation full` and DuckDB, one run each, wall time and peak RSS.\n")
+        for path in scale_tables:
+            with open(path, encoding="utf-8") as f:
+                w(f.read().rstrip() + "\n")
     w("## Definitions\n")
     w("- **raw consume**: `examples/raw_consume.rs`, a librdkafka `BaseConsumer` in a fresh group "
       "subscribed to `^lpmhss\\.events\\..+` from the earliest offset, doing nothing but count; "
