@@ -12,14 +12,22 @@
 //! Finding the other copies without a table of every id: ids are first grouped by a 64-bit hash
 //! (8 bytes per id instead of 36), which finds every repeated id plus the odd collision; the
 //! rows of those candidates are then grouped by the id itself, which drops the collisions.
+//!
+//! A board split in several buckets is read once and split into one scratch file per bucket
+//! (`bucket_parts.rs`), so the cost stays linear in the board's size.
 
+use super::bucket_parts::{read_part, split_into_parts};
 use super::derivation_state::VisibleCommits;
+use super::repeated_hashes::repeated_hashes;
 use super::{ComplianceError, Engine};
 use crate::landing::{fnv1a, DerivedTableWriter};
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
+use datafusion::prelude::{col, lit, Expr};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +40,8 @@ const REPEATED_HASH: &str = "lpmhss_repeated_hash";
 const COMMITTED: &str = "committed_events";
 /// The committed event files of the board being derived.
 const BOARD: &str = "board_events";
+/// The events of the bucket being derived, read from its part file.
+const OWN: &str = "bucket_events";
 
 /// One bucket: the pathways of `board` whose referral id hashes to `part` (of `parts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +49,8 @@ pub(crate) struct Bucket {
     board: String,
     part: u64,
     parts: u64,
+    /// About how many events the bucket holds (its board's, divided by `parts`).
+    events: u64,
     /// The board's committed event files: a bucket reads only these.
     files: Arc<Vec<PathBuf>>,
 }
@@ -47,8 +59,12 @@ impl Bucket {
     /// SQL true for the rows of `alias` whose key is in this bucket. Board codes come from the
     /// data directory's own partition names (`lhb=…`), checked to be plain codes.
     fn holds(&self, alias: &str) -> String {
-        let board = format!("{alias}.provider_lhb = '{}'", self.board);
-        self.with_board_test(board, alias)
+        self.with_board_test(self.on_board(alias), alias)
+    }
+
+    /// SQL true for the rows of `alias` of this bucket's board.
+    fn on_board(&self, alias: &str) -> String {
+        format!("{alias}.provider_lhb = '{}'", self.board)
     }
 
     fn with_board_test(&self, board: String, alias: &str) -> String {
@@ -84,6 +100,7 @@ pub(crate) fn plan_buckets(
             board: board.clone(),
             part,
             parts,
+            events: rows.div_ceil(parts),
             files: files.clone(),
         }));
     }
@@ -118,28 +135,91 @@ impl Engine {
             all.extend(bucket.files.iter().map(PathBuf::as_path));
         }
         self.register_files(COMMITTED, &all)?;
+        // Scratch files (slices of the ids' hashes, each split board's parts) go next to the
+        // table being written.
+        let scratch_parent = dest.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(scratch_parent)
+            .map_err(|e| ComplianceError::Io(scratch_parent.to_path_buf(), e))?;
+        remove_stale_scratch(scratch_parent);
+        let scratch = tempfile::Builder::new()
+            .prefix(SCRATCH_PREFIX)
+            .tempdir_in(scratch_parent)
+            .map_err(|e| ComplianceError::Io(scratch_parent.to_path_buf(), e))?;
         let step = std::time::Instant::now();
-        // Each pass groups the hashes of about four buckets' worth of events.
-        let passes = (buckets.len() as u64).div_ceil(4).max(1);
-        self.register_repeated_rows(passes, scope).await?;
+        let events = buckets.iter().map(|b| b.events).sum();
+        self.register_repeated_rows(events, scope, scratch.path())
+            .await?;
         timed("copies of repeated ids found", step, None);
 
+        // A board split in several buckets is read once and split into part files
+        // (bucket_parts.rs).
+        let mut parts: Vec<Option<PathBuf>> = Vec::new();
+        let mut parts_schema = None;
         let mut writer: Option<DerivedTableWriter> = None;
         for (i, bucket) in buckets.iter().enumerate() {
             let step = std::time::Instant::now();
-            let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
-            self.register_files(BOARD, &board_files)?;
-            let (schema, in_scope) = self
-                .query(&format!(
-                    "SELECT * FROM {BOARD} e WHERE {own} AND ({scope}) \
-                     UNION ALL \
-                     SELECT * FROM repeated_rows r WHERE NOT ({other}) \
+            if bucket.part == 0 {
+                let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
+                self.register_files(BOARD, &board_files)?;
+                if bucket.parts > 1 {
+                    let board = self
+                        .context()
+                        .sql(&format!(
+                            "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                            bucket.on_board("e")
+                        ))
+                        .await?;
+                    parts_schema = Some(Arc::new(board.schema().as_arrow().clone()));
+                    let rows = board.execute_stream().await?;
+                    parts = split_into_parts(rows, bucket.parts, scratch.path()).await?;
+                    timed("board split into parts", step, None);
+                }
+            }
+            let own = if bucket.parts > 1 {
+                let file = parts.get_mut(bucket.part as usize).and_then(Option::take);
+                let rows = read_part(file.as_deref())?;
+                if let Some(file) = file {
+                    std::fs::remove_file(&file).map_err(|e| ComplianceError::Io(file, e))?;
+                }
+                let schema = parts_schema.clone().ok_or_else(|| {
+                    datafusion::error::DataFusionError::Internal("bucket before its board".into())
+                })?;
+                self.replace_table(OWN, schema, rows)?;
+                format!("SELECT * FROM {OWN}")
+            } else {
+                format!(
+                    "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                    bucket.holds("e")
+                )
+            };
+            let own = self.context().sql(&own).await?;
+            let others = self
+                .context()
+                .sql(&format!(
+                    "SELECT * FROM repeated_rows r WHERE NOT ({other}) \
                        AND r.event_id IN (SELECT x.event_id FROM repeated_rows x WHERE {mine})",
-                    own = bucket.holds("e"),
                     other = bucket.holds("r"),
                     mine = bucket.holds("x"),
                 ))
                 .await?;
+            // The other copies carry only the first-landed columns: the rest are NULL here,
+            // in the shape of the bucket's own events.
+            let padded: Vec<Expr> = own
+                .schema()
+                .fields()
+                .iter()
+                .map(|field| {
+                    if FIRST_LANDED_COLUMNS.contains(&field.name().as_str()) {
+                        Ok(col(Column::new_unqualified(field.name())).alias(field.name()))
+                    } else {
+                        ScalarValue::try_from(field.data_type())
+                            .map(|null| lit(null).alias(field.name()))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            let in_scope_frame = own.union(others.select(padded)?)?;
+            let schema: SchemaRef = Arc::new(in_scope_frame.schema().as_arrow().clone());
+            let in_scope = in_scope_frame.collect().await?;
             let events: usize = in_scope.iter().map(|b| b.num_rows()).sum();
             self.replace_table("scoped_events", schema, in_scope)?;
             self.run_derivation_stages().await?;
@@ -157,7 +237,7 @@ impl Engine {
             out.write(&rows)?;
             timed("bucket derived", step, Some((i + 1, buckets.len(), events)));
         }
-        for table in ["scoped_events", "repeated_rows", BOARD, COMMITTED] {
+        for table in ["scoped_events", "repeated_rows", OWN, BOARD, COMMITTED] {
             self.context().deregister_table(table)?;
         }
         let writer = writer.ok_or_else(|| {
@@ -175,53 +255,44 @@ impl Engine {
     }
 
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
-    /// The ids' hashes are grouped in `passes` slices of the hash space, so no grouping holds
-    /// more than a slice of them.
+    /// The ids' hashes (about `events`) are grouped slice by slice through files in `scratch`
+    /// (`repeated_hashes.rs`), so memory holds one slice of them.
     async fn register_repeated_rows(
         &self,
-        passes: u64,
+        events: u64,
         scope: &str,
+        scratch: &Path,
     ) -> Result<(), ComplianceError> {
         let step = std::time::Instant::now();
-        let (schema, hashes) = self
-            .query(&format!(
+        let hashes = self
+            .context()
+            .sql(&format!(
                 "SELECT {HASH}(event_id) AS h FROM {COMMITTED} WHERE {scope}"
             ))
+            .await?
+            .execute_stream()
             .await?;
-        self.replace_table("id_hashes", schema, hashes)?;
-        let mut repeated = HashSet::new();
-        for pass in 0..passes {
-            let (_, rows) = self
-                .query(&format!(
-                    "SELECT h FROM id_hashes WHERE h % {passes} = {pass} \
-                     GROUP BY h HAVING COUNT(*) > 1"
-                ))
-                .await?;
-            for batch in &rows {
-                let hashes = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<UInt64Array>()
-                    .ok_or_else(|| {
-                        datafusion::error::DataFusionError::Internal(
-                            "hashes are not 64-bit unsigned integers".into(),
-                        )
-                    })?;
-                repeated.extend(hashes.iter().flatten());
-            }
-        }
-        self.context().deregister_table("id_hashes")?;
+        let repeated = repeated_hashes(hashes, events, scratch).await?;
         register_hash_test(self.context(), repeated);
         timed("ids grouped by hash", step, None);
         let step = std::time::Instant::now();
         // A scalar test rather than `IN (subquery)`: Parquet filter pushdown can evaluate it
         // on the event_id column alone and decode the other columns only for the candidates
         // (a subquery becomes a join, which decodes every column of every row).
-        let (schema, candidates) = self
-            .query(&format!(
+        let candidates = self
+            .context()
+            .sql(&format!(
                 "SELECT * FROM {COMMITTED} WHERE {REPEATED_HASH}(event_id) AND ({scope})"
             ))
             .await?;
+        // Only what decides which copy landed first is kept (a bucket pads the rest with
+        // NULL). A bucket reads these rows for the copies of its ids held under other pathways, and
+        // such a copy counts in it only by being first landed or not: its own pathway's row
+        // is derived in the bucket that holds it (the argument of `incremental.rs`). The
+        // copies of a bucket's own keys come, whole, from its own events.
+        let candidates = candidates.select_columns(&FIRST_LANDED_COLUMNS)?;
+        let schema: SchemaRef = Arc::new(candidates.schema().as_arrow().clone());
+        let candidates = collect_compacted(candidates.execute_stream().await?).await?;
         self.replace_table("repeated_candidates", schema, candidates)?;
         timed("rows of candidate ids read", step, None);
         let (schema, rows) = self
@@ -234,6 +305,84 @@ impl Engine {
         self.replace_table("repeated_rows", schema, rows)
     }
 }
+
+/// The columns of a copy held under another bucket's key that the derivation reads: its
+/// key, its id and type, and the landing coordinates that order the copies (`repeated_copies.sql`).
+const FIRST_LANDED_COLUMNS: [&str; 10] = [
+    "event_id",
+    "event_type",
+    "provider_lhb",
+    "referral_id",
+    "landed_at",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "source_file",
+    "source_line",
+];
+
+/// Scratch directories of part files start with this.
+const SCRATCH_PREFIX: &str = ".lpmhss-buckets-";
+/// A scratch directory untouched for this long was left by a process that died mid-derivation
+/// (a running derivation writes its part files within minutes).
+const STALE_SCRATCH_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Remove the scratch directories under `parent` left by derivations that did not finish.
+fn remove_stale_scratch(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_SCRATCH_AGE);
+        if name.to_string_lossy().starts_with(SCRATCH_PREFIX) && stale {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed a stale scratch directory")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), error = %e, "cannot remove a stale scratch directory")
+                }
+            }
+        }
+    }
+}
+
+/// Every row of `rows`, copied into batches of about [`COMPACT_ROWS`] rows. The few rows a
+/// filtered Parquet scan keeps from each row group arrive as slices of that row group's
+/// decoded columns, and holding them would hold every row group's columns: at 50M events,
+/// 0.7 GB for 1M candidate rows.
+async fn collect_compacted(
+    mut rows: datafusion::physical_plan::SendableRecordBatchStream,
+) -> Result<Vec<datafusion::arrow::array::RecordBatch>, ComplianceError> {
+    use futures::StreamExt;
+    let schema = rows.schema();
+    let mut compacted = Vec::new();
+    let mut pending = Vec::new();
+    let mut pending_rows = 0;
+    while let Some(batch) = rows.next().await {
+        let batch = batch?;
+        pending_rows += batch.num_rows();
+        pending.push(batch);
+        if pending_rows >= COMPACT_ROWS {
+            compacted.push(concat_batches(&schema, &pending)?);
+            pending.clear();
+            pending_rows = 0;
+        }
+    }
+    if !pending.is_empty() {
+        compacted.push(concat_batches(&schema, &pending)?);
+    }
+    Ok(compacted)
+}
+
+/// Rows per batch of [`collect_compacted`].
+const COMPACT_ROWS: usize = 65_536;
 
 /// Register the 64-bit FNV-1a hash of a string (NULL for NULL) as a SQL function.
 fn register_hash(ctx: &SessionContext) {

@@ -124,8 +124,9 @@ const IN_MEMORY_BYTES_PER_EVENT: u64 = 512;
 /// enough. A computation writes its table as it goes: above `bucket_events` events it buckets
 /// (0: never), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
 /// nothing it keeps: it derives in memory unless that would take more than its memory budget
-/// ([`reader_memory_budget`]), and only then in buckets written to a scratch table, so a
-/// one-off command is as fast as memory allows and never runs the machine out of it.
+/// ([`reader_memory_budget`]), and only then in buckets sized to half the budget, written to
+/// a scratch table: a one-off command is as fast as memory allows and never runs the machine
+/// out of it.
 fn full_derivation_buckets(
     visible: &VisibleCommits,
     derivation: &Derivation,

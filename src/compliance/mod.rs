@@ -3,6 +3,7 @@
 //! derived tables `pathways`, `monthly`, `data_quality`, `waiting_list`.
 
 mod breaches;
+mod bucket_parts;
 mod bucketed;
 mod columns;
 mod derivation_state;
@@ -12,6 +13,7 @@ mod incremental;
 mod materialise;
 mod month;
 mod quality;
+mod repeated_hashes;
 mod report;
 pub mod rules;
 mod waiting;

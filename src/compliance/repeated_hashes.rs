@@ -1,0 +1,157 @@
+//! The 64-bit hashes of the event ids that occur more than once, found in bounded memory: the
+//! hashes (computed by the SQL function `lpmhss_hash64` while the ids are read) are spread over
+//! scratch files by slice of the hash space, and each slice is then sorted on its own, so memory
+//! holds one slice (at most [`HASHES_PER_SLICE`] hashes, 64 MB), whatever the store holds.
+//!
+//! Grouping the hashes in SQL instead, a slice per pass over an in-memory table of every hash,
+//! took 33 s and 400 MB for 50M events; this takes a few seconds. A hash found twice may belong
+//! to two different ids (a collision): the caller re-checks the candidates' real ids.
+
+use super::ComplianceError;
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Hashes sorted at once, at most (8 bytes each).
+pub(crate) const HASHES_PER_SLICE: u64 = 8_000_000;
+
+/// The hashes that occur more than once in `hashes` (a stream of one UInt64 column, about
+/// `expected` rows), using `dir` for the slices when they do not fit one.
+pub(crate) async fn repeated_hashes(
+    mut hashes: SendableRecordBatchStream,
+    expected: u64,
+    dir: &Path,
+) -> Result<HashSet<u64>, ComplianceError> {
+    let slices = expected.div_ceil(HASHES_PER_SLICE).max(1);
+    if slices == 1 {
+        let mut all = Vec::with_capacity(expected as usize);
+        while let Some(batch) = hashes.next().await {
+            all.extend(column(&batch?)?.iter().flatten());
+        }
+        return Ok(repeated_in(all));
+    }
+    let paths: Vec<PathBuf> = (0..slices)
+        .map(|s| dir.join(format!("hashes-{s}.u64")))
+        .collect();
+    let mut files = paths
+        .iter()
+        .map(|p| {
+            File::create(p)
+                .map(BufWriter::new)
+                .map_err(|e| ComplianceError::Io(p.clone(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    while let Some(batch) = hashes.next().await {
+        let batch = batch?;
+        for h in column(&batch)?.iter().flatten() {
+            let slice = (h % slices) as usize;
+            files[slice]
+                .write_all(&h.to_le_bytes())
+                .map_err(|e| ComplianceError::Io(paths[slice].clone(), e))?;
+        }
+    }
+    for (file, path) in files.into_iter().zip(&paths) {
+        file.into_inner()
+            .map_err(|e| ComplianceError::Io(path.clone(), e.into_error()))?;
+    }
+    let mut repeated = HashSet::new();
+    for path in &paths {
+        let bytes = std::fs::read(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
+        std::fs::remove_file(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
+        let slice: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+            .collect();
+        repeated.extend(repeated_in(slice));
+    }
+    Ok(repeated)
+}
+
+fn column(batch: &datafusion::arrow::array::RecordBatch) -> Result<&UInt64Array, DataFusionError> {
+    batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| DataFusionError::Internal("hashes are not 64-bit unsigned integers".into()))
+}
+
+/// The values that occur more than once.
+fn repeated_in(mut hashes: Vec<u64>) -> HashSet<u64> {
+    hashes.sort_unstable();
+    hashes
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use std::sync::Arc;
+
+    fn stream(values: Vec<Option<u64>>) -> SendableRecordBatchStream {
+        let schema = Arc::new(Schema::new(vec![Field::new("h", DataType::UInt64, true)]));
+        let batches: Vec<RecordBatch> = values
+            .chunks(1000)
+            .map(|c| {
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(UInt64Array::from(c.to_vec())) as ArrayRef],
+                )
+                .unwrap()
+            })
+            .collect();
+        Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::iter(batches.into_iter().map(Ok)),
+        ))
+    }
+
+    fn feed() -> (Vec<Option<u64>>, HashSet<u64>) {
+        // 0..5000 once each, every 7th twice, every 100th three times, and NULLs (no id).
+        let mut values: Vec<Option<u64>> = (0..5000u64).map(|i| Some(i * 7919)).collect();
+        let mut expected = HashSet::new();
+        for i in (0..5000u64).step_by(7) {
+            values.push(Some(i * 7919));
+            expected.insert(i * 7919);
+        }
+        for i in (0..5000u64).step_by(100) {
+            values.push(Some(i * 7919));
+            expected.insert(i * 7919);
+        }
+        values.extend([None, None]);
+        values.reverse();
+        (values, expected)
+    }
+
+    #[tokio::test]
+    async fn finds_exactly_the_repeated_hashes_in_one_slice() {
+        let (values, expected) = feed();
+        let dir = tempfile::tempdir().unwrap();
+        let found = repeated_hashes(stream(values), 10, dir.path())
+            .await
+            .unwrap();
+        assert_eq!(found, expected);
+    }
+
+    #[tokio::test]
+    async fn finds_exactly_the_repeated_hashes_across_slices_and_leaves_no_file() {
+        let (values, expected) = feed();
+        let dir = tempfile::tempdir().unwrap();
+        // As if the store held three slices' worth.
+        let found = repeated_hashes(stream(values), 3 * HASHES_PER_SLICE, dir.path())
+            .await
+            .unwrap();
+        assert_eq!(found, expected);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
