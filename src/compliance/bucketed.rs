@@ -327,7 +327,8 @@ const SCRATCH_PREFIX: &str = ".lpmhss-buckets-";
 /// (a running derivation writes its part files within minutes).
 const STALE_SCRATCH_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
-/// Remove the scratch directories under `parent` left by derivations that did not finish.
+/// Remove the scratch directories under `parent` left by derivations (and readers) that did
+/// not finish.
 fn remove_stale_scratch(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -340,7 +341,8 @@ fn remove_stale_scratch(parent: &Path) {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > STALE_SCRATCH_AGE);
-        if name.to_string_lossy().starts_with(SCRATCH_PREFIX) && stale {
+        // Readers' links (`.lpmhss-reader-…`, incremental.rs) share the prefix's start.
+        if name.to_string_lossy().starts_with(".lpmhss-") && stale {
             match std::fs::remove_dir_all(entry.path()) {
                 Ok(()) => {
                     tracing::info!(dir = %entry.path().display(), "removed a stale scratch directory")

@@ -23,7 +23,7 @@ pub struct Engine {
     data_dir: DataDir,
     /// Where a read-only session too large for memory wrote its `pathways` table; removed
     /// when the session ends.
-    scratch: Option<tempfile::TempDir>,
+    scratch: std::sync::Mutex<Vec<tempfile::TempDir>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -75,7 +75,7 @@ impl Engine {
         let engine = Engine {
             ctx,
             data_dir: data_dir.clone(),
-            scratch: None,
+            scratch: std::sync::Mutex::new(Vec::new()),
         };
         engine
             .register_landed(Table::Events, events_schema())
@@ -114,8 +114,11 @@ impl Engine {
     }
 
     /// Keep `dir` (holding a table this session reads) until the session ends.
-    pub(crate) fn hold_scratch(&mut self, dir: tempfile::TempDir) {
-        self.scratch = Some(dir);
+    pub(crate) fn hold_scratch(&self, dir: tempfile::TempDir) {
+        self.scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(dir);
     }
 
     /// The underlying session, for ad-hoc SQL.

@@ -113,6 +113,7 @@ impl Engine {
             "SELECT * FROM previous_pathways".to_string()
         };
         match write_to {
+            None if !rederived && self.register_linked("pathways", previous_file)? => {}
             None => {
                 let previous = read_parquet(previous_file)?;
                 self.replace_table("previous_pathways", previous.0, previous.1)?;
@@ -137,6 +138,32 @@ impl Engine {
         self.context().deregister_table("previous_pathways")?;
         timed("pathways merged", step);
         Ok(())
+    }
+
+    /// Register `name` over a hard link to `file` in a scratch directory beside it, held for
+    /// the session: a computation may replace `file` meanwhile, and the link keeps the version
+    /// this session started from without reading it into memory (12M rows, 4.6 GB at 50M
+    /// events). `false` when no link can be made there (a read-only data directory): the
+    /// caller reads the file into memory instead.
+    fn register_linked(&self, name: &str, file: &Path) -> Result<bool, ComplianceError> {
+        let Some(parent) = file.parent() else {
+            return Ok(false);
+        };
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix(".lpmhss-reader-")
+            .tempdir_in(parent)
+        else {
+            return Ok(false);
+        };
+        let linked = dir.path().join(file.file_name().unwrap_or_default());
+        if std::fs::hard_link(file, &linked).is_err() {
+            return Ok(false);
+        }
+        let schema = parquet_schema(&linked)?;
+        self.hold_scratch(dir);
+        let _ = self.context().deregister_table(name)?;
+        self.register_file_table(name, &linked, schema)?;
+        Ok(true)
     }
 
     /// The ids and keys of the events in `new_files`.

@@ -106,8 +106,8 @@ pub async fn open_as_of(
     if buckets.len() <= 1 {
         return Engine::open(data_dir, Some(as_of)).await;
     }
-    let mut engine = Engine::session(data_dir, true).await?;
-    let dest = scratch_table(&mut engine)?;
+    let engine = Engine::session(data_dir, true).await?;
+    let dest = scratch_table(&engine)?;
     let scope = as_of_predicate(Some(as_of));
     engine
         .derive_in_buckets(&buckets, &dest, &[], &scope)
@@ -180,7 +180,7 @@ fn reader_memory_budget() -> u64 {
 
 /// A scratch file for a reader's `pathways` table, in the system's temporary directory
 /// (`TMPDIR`), removed with the session.
-fn scratch_table(engine: &mut Engine) -> Result<std::path::PathBuf, ComplianceError> {
+fn scratch_table(engine: &Engine) -> Result<std::path::PathBuf, ComplianceError> {
     let dir = tempfile::Builder::new()
         .prefix("lpmhss-pathways-")
         .tempdir()
@@ -254,10 +254,10 @@ async fn derive(
             let buckets = full_derivation_buckets(&visible, derivation, output);
             if buckets.len() > 1 {
                 // Filter pushdown: a bucket's scan decodes the other columns only for its rows.
-                let mut engine = Engine::session(data_dir, true).await?;
+                let engine = Engine::session(data_dir, true).await?;
                 let dest = match output {
                     Output::Table => pathways_file,
-                    Output::InMemory => scratch_table(&mut engine)?,
+                    Output::InMemory => scratch_table(&engine)?,
                 };
                 engine
                     .derive_in_buckets(&buckets, &dest, &state.to_metadata(), "TRUE")
