@@ -93,7 +93,8 @@ pub async fn open_current(
 
 /// A read-only session over the events recorded at or before `as_of` (a snapshot: nothing is
 /// reused from the last computation). Derived in memory when that fits the reader's memory
-/// budget, else bucket by bucket into a scratch table (see [`full_derivation_buckets`]).
+/// budget, else bucket by bucket into a scratch table (README "How a computation derives
+/// pathways").
 pub async fn open_as_of(
     data_dir: &DataDir,
     as_of: DateTime<Utc>,
