@@ -21,7 +21,9 @@ use super::derivation_state::VisibleCommits;
 use super::repeated_hashes::repeated_hashes;
 use super::{ComplianceError, Engine};
 use crate::landing::{fnv1a, DerivedTableWriter};
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray, UInt64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array,
+};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::{Column, ScalarValue};
@@ -152,74 +154,22 @@ impl Engine {
         timed("copies of repeated ids found", step, None);
 
         // A board split in several buckets is read once and split into part files
-        // (bucket_parts.rs).
-        let mut parts: Vec<Option<PathBuf>> = Vec::new();
-        let mut parts_schema = None;
+        // (bucket_parts.rs); `parts` holds the current board's.
+        let mut parts: Option<BoardParts> = None;
         let mut writer: Option<DerivedTableWriter> = None;
         for (i, bucket) in buckets.iter().enumerate() {
             let step = std::time::Instant::now();
             if bucket.part == 0 {
-                let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
-                self.register_files(BOARD, &board_files)?;
-                if bucket.parts > 1 {
-                    let board = self
-                        .context()
-                        .sql(&format!(
-                            "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
-                            bucket.on_board("e")
-                        ))
-                        .await?;
-                    parts_schema = Some(Arc::new(board.schema().as_arrow().clone()));
-                    let rows = board.execute_stream().await?;
-                    parts = split_into_parts(rows, bucket.parts, scratch.path()).await?;
+                parts = self.start_board(bucket, scope, scratch.path()).await?;
+                if parts.is_some() {
                     timed("board split into parts", step, None);
                 }
             }
-            let own = if bucket.parts > 1 {
-                let file = parts.get_mut(bucket.part as usize).and_then(Option::take);
-                let rows = read_part(file.as_deref())?;
-                if let Some(file) = file {
-                    std::fs::remove_file(&file).map_err(|e| ComplianceError::Io(file, e))?;
-                }
-                let schema = parts_schema.clone().ok_or_else(|| {
-                    datafusion::error::DataFusionError::Internal("bucket before its board".into())
-                })?;
-                self.replace_table(OWN, schema, rows)?;
-                format!("SELECT * FROM {OWN}")
-            } else {
-                format!(
-                    "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
-                    bucket.holds("e")
-                )
+            let own = match parts.as_mut() {
+                Some(board) => Some(board.take(bucket.part)?),
+                None => None,
             };
-            let own = self.context().sql(&own).await?;
-            let others = self
-                .context()
-                .sql(&format!(
-                    "SELECT * FROM repeated_rows r WHERE NOT ({other}) \
-                       AND r.event_id IN (SELECT x.event_id FROM repeated_rows x WHERE {mine})",
-                    other = bucket.holds("r"),
-                    mine = bucket.holds("x"),
-                ))
-                .await?;
-            // The other copies carry only the first-landed columns: the rest are NULL here,
-            // in the shape of the bucket's own events.
-            let padded: Vec<Expr> = own
-                .schema()
-                .fields()
-                .iter()
-                .map(|field| {
-                    if FIRST_LANDED_COLUMNS.contains(&field.name().as_str()) {
-                        Ok(col(Column::new_unqualified(field.name())).alias(field.name()))
-                    } else {
-                        ScalarValue::try_from(field.data_type())
-                            .map(|null| lit(null).alias(field.name()))
-                    }
-                })
-                .collect::<Result<_, _>>()?;
-            let in_scope_frame = own.union(others.select(padded)?)?;
-            let schema: SchemaRef = Arc::new(in_scope_frame.schema().as_arrow().clone());
-            let in_scope = in_scope_frame.collect().await?;
+            let (schema, in_scope) = self.bucket_scope(bucket, own, scope).await?;
             let events: usize = in_scope.iter().map(|b| b.num_rows()).sum();
             self.replace_table("scoped_events", schema, in_scope)?;
             self.run_derivation_stages().await?;
@@ -252,6 +202,81 @@ impl Engine {
         );
         // Later queries (the official table, the waiting list) read the table just written.
         self.register_file_table("pathways", dest, schema)
+    }
+
+    /// Register the board of `bucket` (its first) as `BOARD`; when the board is split in
+    /// several buckets, read its events in scope once and split them into part files.
+    async fn start_board(
+        &self,
+        bucket: &Bucket,
+        scope: &str,
+        scratch: &Path,
+    ) -> Result<Option<BoardParts>, ComplianceError> {
+        let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
+        self.register_files(BOARD, &board_files)?;
+        if bucket.parts == 1 {
+            return Ok(None);
+        }
+        let board = self
+            .context()
+            .sql(&format!(
+                "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                bucket.on_board("e")
+            ))
+            .await?;
+        let schema = Arc::new(board.schema().as_arrow().clone());
+        let files = split_into_parts(board.execute_stream().await?, bucket.parts, scratch).await?;
+        Ok(Some(BoardParts { schema, files }))
+    }
+
+    /// A bucket's events in scope: its own (`own`, read from its part file, or else its board's
+    /// rows that it holds) plus the other copies of their ids held under other keys, padded with
+    /// NULL to the events' shape (they carry only the first-landed columns).
+    async fn bucket_scope(
+        &self,
+        bucket: &Bucket,
+        own: Option<(SchemaRef, Vec<RecordBatch>)>,
+        scope: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let own = match own {
+            Some((schema, rows)) => {
+                self.replace_table(OWN, schema, rows)?;
+                self.context().sql(&format!("SELECT * FROM {OWN}")).await?
+            }
+            None => {
+                self.context()
+                    .sql(&format!(
+                        "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                        bucket.holds("e")
+                    ))
+                    .await?
+            }
+        };
+        let others = self
+            .context()
+            .sql(&format!(
+                "SELECT * FROM repeated_rows r WHERE NOT ({other}) \
+                   AND r.event_id IN (SELECT x.event_id FROM repeated_rows x WHERE {mine})",
+                other = bucket.holds("r"),
+                mine = bucket.holds("x"),
+            ))
+            .await?;
+        let padded: Vec<Expr> = own
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| {
+                if FIRST_LANDED_COLUMNS.contains(&field.name().as_str()) {
+                    Ok(col(Column::new_unqualified(field.name())).alias(field.name()))
+                } else {
+                    ScalarValue::try_from(field.data_type())
+                        .map(|null| lit(null).alias(field.name()))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let in_scope = own.union(others.select(padded)?)?;
+        let schema: SchemaRef = Arc::new(in_scope.schema().as_arrow().clone());
+        Ok((schema, in_scope.collect().await?))
     }
 
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
@@ -320,6 +345,24 @@ const FIRST_LANDED_COLUMNS: [&str; 10] = [
     "source_file",
     "source_line",
 ];
+
+/// The part files of the board being derived, one per bucket (`None`: no rows).
+struct BoardParts {
+    schema: SchemaRef,
+    files: Vec<Option<PathBuf>>,
+}
+
+impl BoardParts {
+    /// The rows of part `part`, its file removed once read.
+    fn take(&mut self, part: u64) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let file = self.files.get_mut(part as usize).and_then(Option::take);
+        let rows = read_part(file.as_deref())?;
+        if let Some(file) = file {
+            std::fs::remove_file(&file).map_err(|e| ComplianceError::Io(file, e))?;
+        }
+        Ok((self.schema.clone(), rows))
+    }
+}
 
 /// Scratch directories of part files start with this.
 const SCRATCH_PREFIX: &str = ".lpmhss-buckets-";
