@@ -121,13 +121,18 @@ pub async fn open_as_of(
 /// at 3.2M: benches/e2e/NOTES.md), rounded up.
 const IN_MEMORY_BYTES_PER_EVENT: u64 = 512;
 
+/// Measured peak of a bucketed derivation per event of its largest bucket, rounded up: a
+/// bucket also holds its events in scope as a table, where an in-memory derivation reads them
+/// from Parquet (9.6 GB for a bucket of 10.9M events at 50M: BENCHMARKS.md).
+const BUCKET_BYTES_PER_EVENT: u64 = 1024;
+
 /// The buckets of a full derivation; none (everything at once, in memory) when it is small
 /// enough. A computation writes its table as it goes: above `bucket_events` events it buckets
 /// (0: never), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
 /// nothing it keeps: it derives in memory unless that would take more than its memory budget
-/// ([`reader_memory_budget`]), and only then in buckets sized to half the budget, written to
-/// a scratch table: a one-off command is as fast as memory allows and never runs the machine
-/// out of it.
+/// ([`reader_memory_budget`]), and only then in buckets sized to the budget, written to a
+/// scratch table: a one-off command is as fast as memory allows and never runs the machine out
+/// of it.
 fn full_derivation_buckets(
     visible: &VisibleCommits,
     derivation: &Derivation,
@@ -141,9 +146,7 @@ fn full_derivation_buckets(
             if events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT) <= budget {
                 0
             } else {
-                // Half the budget for a bucket's stages; the rest holds the copies of repeated
-                // ids and the writer's row group.
-                (budget / IN_MEMORY_BYTES_PER_EVENT / 2).max(1)
+                (budget / BUCKET_BYTES_PER_EVENT).max(1)
             }
         }
     };
