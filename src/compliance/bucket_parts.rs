@@ -7,11 +7,15 @@
 //! The part of a row is `fnv1a(referral_id) % parts`, the same function the buckets' SQL uses
 //! (`lpmhss_hash64`), so a part holds exactly the rows [`super::bucketed`]'s SQL test selects.
 //! Rows without a referral id are in no part, as in that SQL (its test is NULL for them).
+//!
+//! Also the scratch directories a derivation writes into ([`scratch_dir`]), and the removal of
+//! those left by processes that died mid-derivation.
 
+use super::columns::string_array;
 use super::ComplianceError;
 use crate::landing::fnv1a;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::array::{RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
@@ -27,37 +31,44 @@ use std::path::{Path, PathBuf};
 /// back fast, and `parts` buffers of this size stay small (about 2 MB each).
 const ROWS_PER_WRITE: usize = 8192;
 
-/// Split `rows` (one board's events) into `parts` files under `dir`; element `p` is the file of
-/// part `p`, `None` when it has no rows.
-pub(crate) async fn split_into_parts(
+/// Split `rows` (one board's events) into `parts` files under `dir`.
+pub(crate) async fn split_board(
     mut rows: SendableRecordBatchStream,
     parts: u64,
     dir: &Path,
-) -> Result<Vec<Option<PathBuf>>, ComplianceError> {
+) -> Result<BoardParts, ComplianceError> {
     let schema = rows.schema();
     let mut writers: Vec<PartWriter> = (0..parts)
         .map(|p| PartWriter::new(dir.join(format!("part-{p}.arrow")), schema.clone()))
         .collect();
     while let Some(batch) = rows.next().await {
         let batch = batch?;
-        let part_of = parts_of(&batch, parts)?;
-        for (p, writer) in writers.iter_mut().enumerate() {
-            let mask: BooleanArray = part_of.iter().map(|x| Some(*x == Some(p as u64))).collect();
-            let rows = filter_record_batch(&batch, &mask)?;
-            if rows.num_rows() > 0 {
-                writer.push(rows)?;
+        // Each row's index under its part, in one pass; then one `take` per part.
+        let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); parts as usize];
+        for (row, part) in parts_of(&batch, parts)?.into_iter().enumerate() {
+            if let Some(part) = part {
+                rows_of[part as usize].push(row as u32);
+            }
+        }
+        for (writer, rows) in writers.iter_mut().zip(rows_of) {
+            if !rows.is_empty() {
+                writer.push(take_record_batch(&batch, &UInt32Array::from(rows))?)?;
             }
         }
     }
-    writers.into_iter().map(PartWriter::finish).collect()
+    let files = writers
+        .into_iter()
+        .map(PartWriter::finish)
+        .collect::<Result<_, _>>()?;
+    Ok(BoardParts { schema, files })
 }
 
 /// The part of each row of `batch`, from its `referral_id`.
 fn parts_of(batch: &RecordBatch, parts: u64) -> Result<Vec<Option<u64>>, ComplianceError> {
     let referral = batch
         .column_by_name("referral_id")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| DataFusionError::Internal("events without a string referral_id".into()))?;
+        .ok_or_else(|| DataFusionError::Internal("events without a referral_id".into()))?;
+    let referral = string_array(referral, "splitting a board by referral_id")?;
     Ok(referral
         .iter()
         .map(|r| r.map(|r| fnv1a(r) % parts))
@@ -65,13 +76,80 @@ fn parts_of(batch: &RecordBatch, parts: u64) -> Result<Vec<Option<u64>>, Complia
 }
 
 /// Every row of a part file (none for `None`).
-pub(crate) fn read_part(file: Option<&Path>) -> Result<Vec<RecordBatch>, ComplianceError> {
+fn read_part(file: Option<&Path>) -> Result<Vec<RecordBatch>, ComplianceError> {
     let Some(file) = file else {
         return Ok(Vec::new());
     };
     let opened = File::open(file).map_err(|e| ComplianceError::Io(file.to_path_buf(), e))?;
     let reader = FileReader::try_new(opened, None)?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The part files of the board being derived, one per bucket (`None`: no rows).
+pub(crate) struct BoardParts {
+    schema: SchemaRef,
+    files: Vec<Option<PathBuf>>,
+}
+
+impl BoardParts {
+    /// The rows of part `part`, its file removed once read.
+    pub(crate) fn take(
+        &mut self,
+        part: u64,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let file = self.files.get_mut(part as usize).and_then(Option::take);
+        let rows = read_part(file.as_deref())?;
+        if let Some(file) = file {
+            std::fs::remove_file(&file).map_err(|e| ComplianceError::Io(file, e))?;
+        }
+        Ok((self.schema.clone(), rows))
+    }
+}
+
+/// Scratch directories of part files start with this.
+const SCRATCH_PREFIX: &str = ".lpmhss-buckets-";
+/// A scratch directory untouched for this long was left by a process that died mid-derivation
+/// (a running derivation writes its part files within minutes).
+const STALE_SCRATCH_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Remove the scratch directories under `parent` left by derivations (and readers) that did
+/// not finish.
+fn remove_stale_scratch(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_SCRATCH_AGE);
+        // Readers' links (`.lpmhss-reader-…`, incremental.rs) share the prefix's start.
+        if name.to_string_lossy().starts_with(".lpmhss-") && stale {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed a stale scratch directory")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), error = %e, "cannot remove a stale scratch directory")
+                }
+            }
+        }
+    }
+}
+
+/// A scratch directory for a derivation's files under `parent` (created if missing), removed
+/// when dropped; stale ones left there by processes that died are removed first.
+pub(crate) fn scratch_dir(parent: &Path) -> Result<tempfile::TempDir, ComplianceError> {
+    let io = |e| ComplianceError::Io(parent.to_path_buf(), e);
+    std::fs::create_dir_all(parent).map_err(io)?;
+    remove_stale_scratch(parent);
+    tempfile::Builder::new()
+        .prefix(SCRATCH_PREFIX)
+        .tempdir_in(parent)
+        .map_err(io)
 }
 
 /// One part's file, created on its first rows.
@@ -143,7 +221,7 @@ impl PartWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use std::sync::Arc;
@@ -178,9 +256,10 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let parts = 3;
-        let files = split_into_parts(Box::pin(stream), parts, dir.path())
+        let board = split_board(Box::pin(stream), parts, dir.path())
             .await
             .unwrap();
+        let files = board.files;
         assert_eq!(files.len(), 3);
 
         let mut seen = 0;

@@ -9,37 +9,23 @@
 //! every other copy of their ids, and only the rows of its own keys are kept. Every key is in
 //! exactly one bucket, so every pathway is written exactly once.
 //!
-//! Finding the other copies without a table of every id: ids are first grouped by a 64-bit hash
-//! (8 bytes per id instead of 36), which finds every repeated id plus the odd collision; the
-//! rows of those candidates are then grouped by the id itself, which drops the collisions.
-//!
-//! A board split in several buckets is read once and split into one scratch file per bucket
+//! The other copies of repeated ids are found once, up front (`bucket_copies.rs`). A board split
+//! in several buckets is read once and split into one scratch file per bucket
 //! (`bucket_parts.rs`), so the cost stays linear in the board's size.
 
-use super::bucket_parts::{read_part, split_into_parts};
+use super::bucket_copies::{padded_to, register_hash, HASH};
+use super::bucket_parts::{scratch_dir, split_board, BoardParts};
 use super::derivation_state::VisibleCommits;
-use super::repeated_hashes::repeated_hashes;
 use super::{ComplianceError, Engine};
-use crate::landing::{fnv1a, DerivedTableWriter};
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array,
-};
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::common::{Column, ScalarValue};
-use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
-use datafusion::prelude::SessionContext;
-use datafusion::prelude::{col, lit, Expr};
-use std::collections::{BTreeMap, HashSet};
+use crate::landing::DerivedTableWriter;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The SQL name of the 64-bit hash of a string.
-const HASH: &str = "lpmhss_hash64";
-/// The SQL name of the test "this string's hash is one of the repeated ids' hashes".
-const REPEATED_HASH: &str = "lpmhss_repeated_hash";
 /// Every committed event file the derivation was planned from.
-const COMMITTED: &str = "committed_events";
+pub(super) const COMMITTED: &str = "committed_events";
 /// The committed event files of the board being derived.
 const BOARD: &str = "board_events";
 /// The events of the bucket being derived, read from its part file.
@@ -139,14 +125,7 @@ impl Engine {
         self.register_files(COMMITTED, &all)?;
         // Scratch files (slices of the ids' hashes, each split board's parts) go next to the
         // table being written.
-        let scratch_parent = dest.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(scratch_parent)
-            .map_err(|e| ComplianceError::Io(scratch_parent.to_path_buf(), e))?;
-        remove_stale_scratch(scratch_parent);
-        let scratch = tempfile::Builder::new()
-            .prefix(SCRATCH_PREFIX)
-            .tempdir_in(scratch_parent)
-            .map_err(|e| ComplianceError::Io(scratch_parent.to_path_buf(), e))?;
+        let scratch = scratch_dir(dest.parent().unwrap_or(Path::new(".")))?;
         let step = std::time::Instant::now();
         let events = buckets.iter().map(|b| b.events).sum();
         self.register_repeated_rows(events, scope, scratch.path())
@@ -224,9 +203,8 @@ impl Engine {
                 bucket.on_board("e")
             ))
             .await?;
-        let schema = Arc::new(board.schema().as_arrow().clone());
-        let files = split_into_parts(board.execute_stream().await?, bucket.parts, scratch).await?;
-        Ok(Some(BoardParts { schema, files }))
+        let parts = split_board(board.execute_stream().await?, bucket.parts, scratch).await?;
+        Ok(Some(parts))
     }
 
     /// A bucket's events in scope: its own (`own`, read from its part file, or else its board's
@@ -261,226 +239,19 @@ impl Engine {
                 mine = bucket.holds("x"),
             ))
             .await?;
-        let padded: Vec<Expr> = own
-            .schema()
-            .fields()
-            .iter()
-            .map(|field| {
-                if FIRST_LANDED_COLUMNS.contains(&field.name().as_str()) {
-                    Ok(col(Column::new_unqualified(field.name())).alias(field.name()))
-                } else {
-                    ScalarValue::try_from(field.data_type())
-                        .map(|null| lit(null).alias(field.name()))
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        let padded = padded_to(own.schema())?;
         let in_scope = own.union(others.select(padded)?)?;
         let schema: SchemaRef = Arc::new(in_scope.schema().as_arrow().clone());
         Ok((schema, in_scope.collect().await?))
     }
-
-    /// `repeated_rows`: every column of every copy of every event id landed more than once.
-    /// The ids' hashes (about `events`) are grouped slice by slice through files in `scratch`
-    /// (`repeated_hashes.rs`), so memory holds one slice of them.
-    async fn register_repeated_rows(
-        &self,
-        events: u64,
-        scope: &str,
-        scratch: &Path,
-    ) -> Result<(), ComplianceError> {
-        let step = std::time::Instant::now();
-        let hashes = self
-            .context()
-            .sql(&format!(
-                "SELECT {HASH}(event_id) AS h FROM {COMMITTED} WHERE {scope}"
-            ))
-            .await?
-            .execute_stream()
-            .await?;
-        let repeated = repeated_hashes(hashes, events, scratch).await?;
-        register_hash_test(self.context(), repeated);
-        timed("ids grouped by hash", step, None);
-        let step = std::time::Instant::now();
-        // A scalar test rather than `IN (subquery)`: Parquet filter pushdown can evaluate it
-        // on the event_id column alone and decode the other columns only for the candidates
-        // (a subquery becomes a join, which decodes every column of every row).
-        let candidates = self
-            .context()
-            .sql(&format!(
-                "SELECT * FROM {COMMITTED} WHERE {REPEATED_HASH}(event_id) AND ({scope})"
-            ))
-            .await?;
-        // Only what decides which copy landed first is kept (a bucket pads the rest with
-        // NULL). A bucket reads these rows for the copies of its ids held under other pathways, and
-        // such a copy counts in it only by being first landed or not: its own pathway's row
-        // is derived in the bucket that holds it (the argument of `incremental.rs`). The
-        // copies of a bucket's own keys come, whole, from its own events.
-        let candidates = candidates.select_columns(&FIRST_LANDED_COLUMNS)?;
-        let schema: SchemaRef = Arc::new(candidates.schema().as_arrow().clone());
-        let candidates = collect_compacted(candidates.execute_stream().await?).await?;
-        self.replace_table("repeated_candidates", schema, candidates)?;
-        timed("rows of candidate ids read", step, None);
-        let (schema, rows) = self
-            .query(
-                "SELECT * FROM repeated_candidates WHERE event_id IN \
-                 (SELECT event_id FROM repeated_candidates GROUP BY event_id HAVING COUNT(*) > 1)",
-            )
-            .await?;
-        self.context().deregister_table("repeated_candidates")?;
-        self.replace_table("repeated_rows", schema, rows)
-    }
-}
-
-/// The columns of a copy held under another bucket's key that the derivation reads: its
-/// key, its id and type, and the landing coordinates that order the copies (`repeated_copies.sql`).
-const FIRST_LANDED_COLUMNS: [&str; 10] = [
-    "event_id",
-    "event_type",
-    "provider_lhb",
-    "referral_id",
-    "landed_at",
-    "source_topic",
-    "source_partition",
-    "source_offset",
-    "source_file",
-    "source_line",
-];
-
-/// The part files of the board being derived, one per bucket (`None`: no rows).
-struct BoardParts {
-    schema: SchemaRef,
-    files: Vec<Option<PathBuf>>,
-}
-
-impl BoardParts {
-    /// The rows of part `part`, its file removed once read.
-    fn take(&mut self, part: u64) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
-        let file = self.files.get_mut(part as usize).and_then(Option::take);
-        let rows = read_part(file.as_deref())?;
-        if let Some(file) = file {
-            std::fs::remove_file(&file).map_err(|e| ComplianceError::Io(file, e))?;
-        }
-        Ok((self.schema.clone(), rows))
-    }
-}
-
-/// Scratch directories of part files start with this.
-const SCRATCH_PREFIX: &str = ".lpmhss-buckets-";
-/// A scratch directory untouched for this long was left by a process that died mid-derivation
-/// (a running derivation writes its part files within minutes).
-const STALE_SCRATCH_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
-
-/// Remove the scratch directories under `parent` left by derivations (and readers) that did
-/// not finish.
-fn remove_stale_scratch(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_SCRATCH_AGE);
-        // Readers' links (`.lpmhss-reader-…`, incremental.rs) share the prefix's start.
-        if name.to_string_lossy().starts_with(".lpmhss-") && stale {
-            match std::fs::remove_dir_all(entry.path()) {
-                Ok(()) => {
-                    tracing::info!(dir = %entry.path().display(), "removed a stale scratch directory")
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %entry.path().display(), error = %e, "cannot remove a stale scratch directory")
-                }
-            }
-        }
-    }
-}
-
-/// Every row of `rows`, copied into batches of about [`COMPACT_ROWS`] rows. The few rows a
-/// filtered Parquet scan keeps from each row group arrive as slices of that row group's
-/// decoded columns, and holding them would hold every row group's columns: at 50M events,
-/// 0.7 GB for 1M candidate rows.
-async fn collect_compacted(
-    mut rows: datafusion::physical_plan::SendableRecordBatchStream,
-) -> Result<Vec<datafusion::arrow::array::RecordBatch>, ComplianceError> {
-    use futures::StreamExt;
-    let schema = rows.schema();
-    let mut compacted = Vec::new();
-    let mut pending = Vec::new();
-    let mut pending_rows = 0;
-    while let Some(batch) = rows.next().await {
-        let batch = batch?;
-        pending_rows += batch.num_rows();
-        pending.push(batch);
-        if pending_rows >= COMPACT_ROWS {
-            compacted.push(concat_batches(&schema, &pending)?);
-            pending.clear();
-            pending_rows = 0;
-        }
-    }
-    if !pending.is_empty() {
-        compacted.push(concat_batches(&schema, &pending)?);
-    }
-    Ok(compacted)
-}
-
-/// Rows per batch of [`collect_compacted`].
-const COMPACT_ROWS: usize = 65_536;
-
-/// Register the 64-bit FNV-1a hash of a string (NULL for NULL) as a SQL function.
-fn register_hash(ctx: &SessionContext) {
-    let udf = create_udf(
-        HASH,
-        vec![DataType::Utf8],
-        DataType::UInt64,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let strings = as_strings(&arrays[0], HASH)?;
-            let hashes: UInt64Array = strings.iter().map(|s| s.map(fnv1a)).collect();
-            Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
-        }),
-    );
-    ctx.register_udf(udf);
-}
-
-/// Register `lpmhss_repeated_hash(s)`: true when the hash of `s` is one of `hashes`.
-fn register_hash_test(ctx: &SessionContext, hashes: HashSet<u64>) {
-    let hashes = Arc::new(hashes);
-    let udf = create_udf(
-        REPEATED_HASH,
-        vec![DataType::Utf8],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let strings = as_strings(&arrays[0], REPEATED_HASH)?;
-            let found: BooleanArray = strings
-                .iter()
-                .map(|s| s.map(|s| hashes.contains(&fnv1a(s))))
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(found) as ArrayRef))
-        }),
-    );
-    ctx.register_udf(udf);
-}
-
-fn as_strings<'a>(
-    array: &'a ArrayRef,
-    function: &str,
-) -> Result<&'a StringArray, datafusion::error::DataFusionError> {
-    array.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
-        datafusion::error::DataFusionError::Internal(format!(
-            "{function} expects a string, got {}",
-            array.data_type()
-        ))
-    })
 }
 
 /// Per-step timing for `--log-level lpmhss=debug`; `bucket` is (done, of, events in scope).
-fn timed(step: &str, started: std::time::Instant, bucket: Option<(usize, usize, usize)>) {
+pub(super) fn timed(
+    step: &str,
+    started: std::time::Instant,
+    bucket: Option<(usize, usize, usize)>,
+) {
     let seconds = started.elapsed().as_secs_f64();
     match bucket {
         Some((done, of, events)) => {

@@ -2,7 +2,7 @@
 //! column positions.
 
 use super::ComplianceError;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::error::DataFusionError;
@@ -44,4 +44,14 @@ pub fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<u64>, ComplianceError
         .into_iter()
         .map(|v| v.unwrap_or(0).max(0) as u64)
         .collect())
+}
+
+/// `array` as strings, or an error naming `what` reads it (a function, a column).
+pub fn string_array<'a>(
+    array: &'a ArrayRef,
+    what: &str,
+) -> Result<&'a StringArray, DataFusionError> {
+    array.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
+        DataFusionError::Internal(format!("{what} expects strings, got {}", array.data_type()))
+    })
 }

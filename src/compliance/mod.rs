@@ -3,6 +3,7 @@
 //! derived tables `pathways`, `monthly`, `data_quality`, `waiting_list`.
 
 mod breaches;
+mod bucket_copies;
 mod bucket_parts;
 mod bucketed;
 mod columns;
