@@ -1,5 +1,6 @@
--- deduped_events: SPEC 4 rule 1, first half: one row per event_id, the first landed. One pass
--- over the events, left-joined to the small set of first-landed copies of repeated ids: an id
+-- deduped_events: SPEC 4 rule 1, first half: one row per event_id, the first landed, for the
+-- suspect events (suspect_events.sql; effective_events adds the others). One pass over them,
+-- left-joined to the small set of first-landed copies of repeated ids: an id
 -- landed once has no match and is kept; a repeated id keeps only the copy whose landing
 -- coordinates are the first-landed ones (compared column by column, as the landing key orders
 -- them). Only the columns the derivation needs are kept.
@@ -16,7 +17,7 @@ SELECT e.event_id, e.event_type, e.provider_lhb, e.referral_id, e.recorded_at, e
        e.ethnicity, e.preferred_language, e.wimd_quintile, e.local_authority, e.assessment_date,
        e.assessment_outcome, e.start_date, e.appointment_stage, e.appointment_date,
        e.appointment_outcome, e.closed_date
-FROM scoped_events e
+FROM suspect_events e
 LEFT JOIN first_landed f ON f.event_id = e.event_id
 WHERE f.event_id IS NULL
    OR (e.landed_at = f.landed_at

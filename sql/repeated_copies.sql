@@ -11,5 +11,5 @@ SELECT e.event_id, e.landed_at, e.source_topic, e.source_partition, e.source_off
               lpad(CAST(COALESCE(e.source_offset, 0) AS VARCHAR), 20, '0'), '|',
               COALESCE(e.source_file, ''), '|',
               lpad(CAST(COALESCE(e.source_line, 0) AS VARCHAR), 20, '0')) AS landing_key
-FROM scoped_events e
+FROM suspect_events e
 WHERE EXISTS (SELECT 1 FROM repeated_event_ids r WHERE r.event_id = e.event_id)

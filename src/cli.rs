@@ -235,7 +235,7 @@ pub struct ComputeArgs {
     /// How pathways are derived.
     pub derivation: DerivationArg,
     #[command(flatten)]
-    /// Configuration (`[compute]`: `full_every`, `bucket_events`).
+    /// Configuration (`[compute]`: `full_every`, `memory_mb`, `bucket_events`).
     pub config: ConfigArg,
 }
 

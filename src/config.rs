@@ -138,13 +138,17 @@ pub struct ComputeConfig {
     /// In `auto`, the longest time between full derivations.
     #[serde(with = "humantime_serde", default = "default_full_every")]
     pub full_every: Duration,
-    /// Events per bucket of a full derivation in bounded memory (0: all in memory at once).
-    #[serde(default = "default_bucket_events")]
-    pub bucket_events: u64,
+    /// Events per bucket of a full derivation in bounded memory (0: all in memory at once;
+    /// unset: sized to `memory_mb`).
+    #[serde(default)]
+    pub bucket_events: Option<u64>,
+    /// The resident memory (MiB) a full derivation sizes its buckets to.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
 }
 
-fn default_bucket_events() -> u64 {
-    crate::compliance::Derivation::default().bucket_events
+fn default_memory_mb() -> u64 {
+    crate::compliance::Derivation::default().memory_mb
 }
 
 fn default_flush_idle_age() -> Duration {
@@ -162,6 +166,7 @@ impl ComputeConfig {
             mode: self.derivation,
             full_every: self.full_every,
             bucket_events: self.bucket_events,
+            memory_mb: self.memory_mb,
         }
     }
 }

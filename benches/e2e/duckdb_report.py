@@ -14,6 +14,10 @@ Only dialect differences are translated, with small regex substitutions:
                                           microsecond timestamp)
   * `a / (2 * total)` (integer)       -> `a // (2 * total)` (DuckDB's `/` is float division)
   * `{as_of_predicate}` -> `TRUE`, `{wait_band_prefix}` -> `` (the official, unadjusted table)
+  * `lpmhss_hash64(x)`               -> `hash(x)` (any 64-bit hash will do: a hash only selects
+                                          the ids rule 1 looks at exactly, see sql/suspect_ids.sql)
+  * `lpmhss_in_<stage>(x)`           -> `(hash(x) IN (SELECT h FROM <stage>))` (lpmhss keeps the
+                                          stage as a set behind a scalar function)
 The stages lpmhss materialises in memory (sql/derivation.stages, in that order; see
 src/compliance/engine.rs) are materialised as TABLEs and dropped where lpmhss drops them; the reference tables are the ones lpmhss
 registers.
@@ -23,6 +27,7 @@ import os
 import re
 import sys
 
+IN_SET = re.compile(r"\blpmhss_in_(\w+)\(([^()]*)\)")
 CAST_TS_BIGINT = re.compile(r"CAST\(([\w.]*(?:_at|_time))\s+AS\s+BIGINT\)")
 CAST_INT = re.compile(r"CAST\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))+?) AS INT\)")
 
@@ -31,6 +36,8 @@ def translate(sql: str, params: dict) -> str:
     for k, v in params.items():
         sql = sql.replace("{" + k + "}", v)
     sql = re.sub(r"\bto_char\(", "strftime(", sql)
+    sql = IN_SET.sub(r"(hash(\2) IN (SELECT h FROM \1))", sql)
+    sql = re.sub(r"\blpmhss_hash64\(", "hash(", sql)
 
     def cast(m):
         inner = m.group(1).strip()
@@ -62,7 +69,9 @@ def derivation_stages(sql_dir):
             words = line.split()
             if not words or words[0].startswith("#"):
                 continue
-            drops = words[2:] if len(words) > 1 and words[1] == "drop" else []
+            # A flag after the name (`set`) is how lpmhss evaluates a stage;
+            # DuckDB needs only the tables released after it.
+            drops = words[words.index("drop") + 1:] if "drop" in words else []
             stages.append((words[0], drops))
     return stages
 

@@ -9,24 +9,19 @@
 //! holds it: the argument of `incremental.rs`).
 
 use super::bucketed::{timed, COMMITTED};
-use super::columns::string_array;
+use super::hash_udfs::{register_hash_set, HASH};
 use super::repeated_hashes::repeated_hashes;
 use super::{ComplianceError, Engine};
-use crate::landing::fnv1a;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::{Column, DFSchema, ScalarValue};
-use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::prelude::{col, lit, Expr, SessionContext};
+use datafusion::prelude::{col, lit, Expr};
 use futures::StreamExt;
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The SQL name of the 64-bit hash of a string.
-pub(super) const HASH: &str = "lpmhss_hash64";
 /// The SQL name of the test "this string's hash is one of the repeated ids' hashes".
 const REPEATED_HASH: &str = "lpmhss_repeated_hash";
 
@@ -65,7 +60,7 @@ impl Engine {
             .execute_stream()
             .await?;
         let repeated = repeated_hashes(hashes, events, scratch).await?;
-        register_hash_test(self.context(), repeated);
+        register_hash_set(self.context(), REPEATED_HASH, repeated);
         timed("ids grouped by hash", step, None);
         let step = std::time::Instant::now();
         // A scalar test rather than `IN (subquery)`: Parquet filter pushdown can evaluate it
@@ -143,41 +138,3 @@ async fn collect_compacted(
 
 /// Rows per batch of [`collect_compacted`].
 const COMPACT_ROWS: usize = 65_536;
-
-/// Register the 64-bit FNV-1a hash of a string (NULL for NULL) as a SQL function.
-pub(super) fn register_hash(ctx: &SessionContext) {
-    let udf = create_udf(
-        HASH,
-        vec![DataType::Utf8],
-        DataType::UInt64,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let strings = string_array(&arrays[0], HASH)?;
-            let hashes: UInt64Array = strings.iter().map(|s| s.map(fnv1a)).collect();
-            Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
-        }),
-    );
-    ctx.register_udf(udf);
-}
-
-/// Register `lpmhss_repeated_hash(s)`: true when the hash of `s` is one of `hashes`.
-fn register_hash_test(ctx: &SessionContext, hashes: HashSet<u64>) {
-    let hashes = Arc::new(hashes);
-    let udf = create_udf(
-        REPEATED_HASH,
-        vec![DataType::Utf8],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let strings = string_array(&arrays[0], REPEATED_HASH)?;
-            let found: BooleanArray = strings
-                .iter()
-                .map(|s| s.map(|s| hashes.contains(&fnv1a(s))))
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(found) as ArrayRef))
-        }),
-    );
-    ctx.register_udf(udf);
-}

@@ -4,7 +4,7 @@
 //! at 50M events (seven boards of ~7M, 28 buckets each) a bucket's scan took 2.5 s instead of
 //! 0.4 s at 3M.
 //!
-//! The part of a row is `fnv1a(referral_id) % parts`, the same function the buckets' SQL uses
+//! The part of a row is `hash64(referral_id) % parts`, the same function the buckets' SQL uses
 //! (`lpmhss_hash64`), so a part holds exactly the rows [`super::bucketed`]'s SQL test selects.
 //! Rows without a referral id are in no part, as in that SQL (its test is NULL for them).
 //!
@@ -12,8 +12,8 @@
 //! those left by processes that died mid-derivation.
 
 use super::columns::string_array;
+use super::hash_udfs::hash64;
 use super::ComplianceError;
-use crate::landing::fnv1a;
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -71,7 +71,7 @@ fn parts_of(batch: &RecordBatch, parts: u64) -> Result<Vec<Option<u64>>, Complia
     let referral = string_array(referral, "splitting a board by referral_id")?;
     Ok(referral
         .iter()
-        .map(|r| r.map(|r| fnv1a(r) % parts))
+        .map(|r| r.map(|r| hash64(r) % parts))
         .collect())
 }
 
@@ -272,7 +272,7 @@ mod tests {
                     .unwrap();
                 for r in referral.iter() {
                     let r = r.expect("rows without a referral are in no part");
-                    assert_eq!(fnv1a(r) % parts, p as u64, "{r} in the wrong part");
+                    assert_eq!(hash64(r) % parts, p as u64, "{r} in the wrong part");
                     seen += 1;
                 }
             }

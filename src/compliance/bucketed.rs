@@ -13,9 +13,11 @@
 //! in several buckets is read once and split into one scratch file per bucket
 //! (`bucket_parts.rs`), so the cost stays linear in the board's size.
 
-use super::bucket_copies::{padded_to, register_hash, HASH};
+use super::bucket_copies::padded_to;
 use super::bucket_parts::{scratch_dir, split_board, BoardParts};
+use super::bucket_size::{bucket_events_for, resident_bytes};
 use super::derivation_state::VisibleCommits;
+use super::hash_udfs::HASH;
 use super::{ComplianceError, Engine};
 use crate::landing::DerivedTableWriter;
 use datafusion::arrow::array::RecordBatch;
@@ -39,6 +41,8 @@ pub(crate) struct Bucket {
     parts: u64,
     /// About how many events the bucket holds (its board's, divided by `parts`).
     events: u64,
+    /// How many events its board holds.
+    board_events: u64,
     /// The board's committed event files: a bucket reads only these.
     files: Arc<Vec<PathBuf>>,
 }
@@ -80,19 +84,51 @@ pub(crate) fn plan_buckets(
         board.0 += rows;
         board.1.push(path.clone());
     }
+    let boards = per_board
+        .into_iter()
+        .map(|(board, (rows, files))| (board, rows, Arc::new(files)));
+    Some(split_boards(boards, events_per_bucket))
+}
+
+/// The same boards split again into buckets of at most about `events_per_bucket` events.
+pub(crate) fn resized(buckets: &[Bucket], events_per_bucket: u64) -> Vec<Bucket> {
+    let boards = buckets
+        .iter()
+        .filter(|b| b.part == 0)
+        .map(|b| (b.board.clone(), b.board_events, b.files.clone()));
+    split_boards(boards, events_per_bucket)
+}
+
+fn split_boards(
+    boards: impl Iterator<Item = (String, u64, Arc<Vec<PathBuf>>)>,
+    events_per_bucket: u64,
+) -> Vec<Bucket> {
     let mut buckets = Vec::new();
-    for (board, (rows, files)) in per_board {
+    for (board, rows, files) in boards {
         let parts = rows.div_ceil(events_per_bucket.max(1)).max(1);
-        let files = Arc::new(files);
         buckets.extend((0..parts).map(|part| Bucket {
             board: board.clone(),
             part,
             parts,
             events: rows.div_ceil(parts),
+            board_events: rows,
             files: files.clone(),
         }));
     }
-    Some(buckets)
+    buckets
+}
+
+/// How a bucketed derivation sizes its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BucketSize {
+    /// As planned by the caller.
+    AsPlanned,
+    /// To the memory left under `budget` bytes once the copies of repeated ids are found
+    /// (`bucket_size.rs`).
+    ToMemory {
+        /// Resident bytes the process should stay under.
+        budget: u64,
+    },
 }
 
 /// `events/lhb=7A1/…parquet` → `7A1`, for codes of letters and digits only (they are spliced
@@ -109,15 +145,16 @@ impl Engine {
     /// [`plan_buckets`]) and not be empty. Only the files of the commit-log entries planned
     /// from are read, never files committed meanwhile: every bucket sees the same store.
     /// `scope` is SQL true for the events that exist (`scoped_events.sql`'s predicate: a
-    /// snapshot's `--as-of`, else `TRUE`).
+    /// snapshot's `--as-of`, else `TRUE`). `size` may split the boards again once the copies
+    /// of repeated ids are in memory. Returns how many buckets it derived.
     pub(crate) async fn derive_in_buckets(
         &self,
         buckets: &[Bucket],
+        size: BucketSize,
         dest: &Path,
         metadata: &[(String, String)],
         scope: &str,
-    ) -> Result<(), ComplianceError> {
-        register_hash(self.context());
+    ) -> Result<usize, ComplianceError> {
         let mut all: Vec<&Path> = Vec::new();
         for bucket in buckets.iter().filter(|b| b.part == 0) {
             all.extend(bucket.files.iter().map(PathBuf::as_path));
@@ -131,6 +168,23 @@ impl Engine {
         self.register_repeated_rows(events, scope, scratch.path())
             .await?;
         timed("copies of repeated ids found", step, None);
+        let buckets = match size {
+            BucketSize::AsPlanned => buckets.to_vec(),
+            BucketSize::ToMemory { budget } => {
+                let resident = resident_bytes();
+                let per_bucket = bucket_events_for(resident, budget);
+                if resident >= budget {
+                    tracing::warn!(
+                        resident_mb = resident >> 20,
+                        budget_mb = budget >> 20,
+                        "the copies of repeated event ids alone fill compute.memory_mb: \
+                         deriving in the smallest buckets, over the budget"
+                    );
+                }
+                tracing::debug!(per_bucket, "buckets sized to the memory left");
+                resized(buckets, per_bucket)
+            }
+        };
 
         // A board split in several buckets is read once and split into part files
         // (bucket_parts.rs); `parts` holds the current board's.
@@ -180,7 +234,8 @@ impl Engine {
             "pathways written bucket by bucket"
         );
         // Later queries (the official table, the waiting list) read the table just written.
-        self.register_file_table("pathways", dest, schema)
+        self.register_file_table("pathways", dest, schema)?;
+        Ok(buckets.len())
     }
 
     /// Register the board of `bucket` (its first) as `BOARD`; when the board is split in
@@ -242,7 +297,11 @@ impl Engine {
         let padded = padded_to(own.schema())?;
         let in_scope = own.union(others.select(padded)?)?;
         let schema: SchemaRef = Arc::new(in_scope.schema().as_arrow().clone());
-        Ok((schema, in_scope.collect().await?))
+        let in_scope = in_scope.collect().await?;
+        // The part file's rows now live in `in_scope`; holding them as a table too would keep
+        // a copy of them through the whole bucket.
+        let _ = self.context().deregister_table(OWN)?;
+        Ok((schema, in_scope))
     }
 }
 
@@ -253,11 +312,20 @@ pub(super) fn timed(
     bucket: Option<(usize, usize, usize)>,
 ) {
     let seconds = started.elapsed().as_secs_f64();
+    let resident_mb = resident_bytes() / (1 << 20);
     match bucket {
         Some((done, of, events)) => {
-            tracing::debug!(step, done, of, events, seconds, "bucketed derivation")
+            tracing::debug!(
+                step,
+                done,
+                of,
+                events,
+                seconds,
+                resident_mb,
+                "bucketed derivation"
+            )
         }
-        None => tracing::debug!(step, seconds, "bucketed derivation"),
+        None => tracing::debug!(step, seconds, resident_mb, "bucketed derivation"),
     }
 }
 

@@ -57,8 +57,12 @@ pub struct Derivation {
     /// Longest time `Auto` refreshes before deriving everything again.
     pub full_every: Duration,
     /// A full derivation that writes its table derives pathways in buckets of about this many
-    /// events when there are more (bounded memory, `bucketed.rs`); 0 never does.
-    pub bucket_events: u64,
+    /// events when there are more (bounded memory, `bucketed.rs`); 0 never does. `None`: in
+    /// buckets sized to `memory_mb` (`bucket_size.rs`) when it would not fit in memory.
+    pub bucket_events: Option<u64>,
+    /// The resident memory, in MiB, a computation sizes its buckets to when `bucket_events` is
+    /// not set.
+    pub memory_mb: u64,
 }
 
 impl Default for Derivation {
@@ -66,7 +70,8 @@ impl Default for Derivation {
         Derivation {
             mode: DerivationMode::Auto,
             full_every: Duration::from_secs(3600),
-            bucket_events: 250_000,
+            bucket_events: None,
+            memory_mb: 800,
         }
     }
 }

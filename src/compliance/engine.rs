@@ -2,6 +2,7 @@
 //! Parquet partitions, reference tables from `config/`, and the SPEC 4 derivation evaluated once
 //! into an in-memory `pathways` table that every report reuses.
 
+use super::hash_udfs;
 use super::rules::{self, Rule};
 use super::ComplianceError;
 use crate::event::reference::{self, AGE_GROUPS};
@@ -72,6 +73,7 @@ impl Engine {
             .with_information_schema(true);
         config.options_mut().execution.parquet.pushdown_filters = selective;
         let ctx = SessionContext::new_with_config(config);
+        hash_udfs::register_hash(&ctx);
         let engine = Engine {
             ctx,
             data_dir: data_dir.clone(),
@@ -104,8 +106,17 @@ impl Engine {
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
         // Intermediate stages are released as soon as nothing later needs them.
         for stage in rules::derivation() {
-            self.materialise_in_memory(stage.rule, stage.rule.name, &[])
+            let (_, rows) = self
+                .materialise_in_memory(stage.rule, stage.rule.name, &[])
                 .await?;
+            if stage.as_set {
+                let set = hash_udfs::hash_column(stage.rule.name, &rows)?;
+                hash_udfs::register_hash_set(
+                    &self.ctx,
+                    &hash_udfs::set_test_name(stage.rule.name),
+                    set,
+                );
+            }
             for table in stage.drops {
                 self.ctx.deregister_table(table)?;
             }

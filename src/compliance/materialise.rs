@@ -2,7 +2,8 @@
 //! (`pathways`, `monthly`, `data_quality`, `waiting_list`), each replaced atomically, and
 //! return what the metrics and the status page need.
 
-use super::bucketed::plan_buckets;
+use super::bucket_size::{fits_in_memory, resident_bytes, IN_MEMORY_BYTES_PER_EVENT};
+use super::bucketed::{plan_buckets, Bucket, BucketSize};
 use super::derivation_state::{
     fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
 };
@@ -103,32 +104,31 @@ pub async fn open_as_of(
         return Err(ComplianceError::NoDataDir(data_dir.root().to_path_buf()));
     }
     let visible = VisibleCommits::read(data_dir)?;
-    let buckets = full_derivation_buckets(&visible, &Derivation::default(), Output::InMemory);
-    if buckets.len() <= 1 {
+    let Some((buckets, size)) =
+        full_derivation_buckets(&visible, &Derivation::default(), Output::InMemory)
+    else {
         return Engine::open(data_dir, Some(as_of)).await;
-    }
+    };
     let engine = Engine::session(data_dir, true).await?;
     let dest = scratch_table(&engine)?;
     let scope = as_of_predicate(Some(as_of));
-    engine
-        .derive_in_buckets(&buckets, &dest, &[], &scope)
+    let buckets = engine
+        .derive_in_buckets(&buckets, size, &dest, &[], &scope)
         .await?;
-    tracing::debug!(buckets = buckets.len(), "snapshot derived in buckets");
+    tracing::debug!(buckets, "snapshot derived in buckets");
     Ok(engine)
 }
-
-/// Measured peak of a full derivation held in memory, per event (4.3 GB at 10M events, 1.6 GB
-/// at 3.2M: benches/e2e/NOTES.md), rounded up.
-const IN_MEMORY_BYTES_PER_EVENT: u64 = 512;
 
 /// Measured peak of a bucketed derivation per event of its largest bucket, rounded up: a
 /// bucket also holds its events in scope as a table, where an in-memory derivation reads them
 /// from Parquet (9.6 GB for a bucket of 10.9M events at 50M: BENCHMARKS.md).
 const BUCKET_BYTES_PER_EVENT: u64 = 1024;
 
-/// The buckets of a full derivation; none (everything at once, in memory) when it is small
-/// enough. A computation writes its table as it goes: above `bucket_events` events it buckets
-/// (0: never), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
+/// The buckets of a full derivation, and how to size them; none (everything at once, in
+/// memory) when it is small enough. A computation writes its table as it goes: with
+/// `bucket_events` set it buckets above that many events (0: never); otherwise it derives in
+/// memory when that fits `memory_mb` and else in buckets sized to what is left of it once the
+/// copies of repeated ids are found (`bucket_size.rs`), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
 /// nothing it keeps: it derives in memory unless that would take more than its memory budget
 /// ([`reader_memory_budget`]), and only then in buckets sized to the budget, written to a
 /// scratch table: a one-off command is as fast as memory allows and never runs the machine out
@@ -137,23 +137,34 @@ fn full_derivation_buckets(
     visible: &VisibleCommits,
     derivation: &Derivation,
     output: Output,
-) -> Vec<super::bucketed::Bucket> {
+) -> Option<(Vec<Bucket>, BucketSize)> {
     let events = visible.event_rows();
-    let per_bucket = match output {
-        Output::Table => derivation.bucket_events,
-        Output::InMemory => {
+    let (per_bucket, size) = match (output, derivation.bucket_events) {
+        (Output::Table, Some(fixed)) => (fixed, BucketSize::AsPlanned),
+        (Output::Table, None) => {
+            let budget = derivation.memory_mb.saturating_mul(1 << 20);
+            if fits_in_memory(events, resident_bytes(), budget) {
+                return None;
+            }
+            // One bucket per board for now: derive_in_buckets splits them again to the memory
+            // left once the copies of repeated ids are found.
+            return plan_buckets(visible, u64::MAX).map(|b| (b, BucketSize::ToMemory { budget }));
+        }
+        (Output::InMemory, _) => {
             let budget = reader_memory_budget();
             if events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT) <= budget {
-                0
-            } else {
-                (budget / BUCKET_BYTES_PER_EVENT).max(1)
+                return None;
             }
+            (
+                (budget / BUCKET_BYTES_PER_EVENT).max(1),
+                BucketSize::AsPlanned,
+            )
         }
     };
     if per_bucket == 0 || events <= per_bucket {
-        return Vec::new();
+        return None;
     }
-    plan_buckets(visible, per_bucket).unwrap_or_default()
+    plan_buckets(visible, per_bucket).map(|b| (b, size))
 }
 
 /// The memory a read-only command may use for a derivation held in memory: `LPMHSS_READER_MEMORY_MB`
@@ -255,21 +266,17 @@ async fn derive(
                 fingerprint: fingerprint(),
                 full_at: started,
             };
-            let buckets = full_derivation_buckets(&visible, derivation, output);
-            if buckets.len() > 1 {
+            if let Some((buckets, size)) = full_derivation_buckets(&visible, derivation, output) {
                 // Filter pushdown: a bucket's scan decodes the other columns only for its rows.
                 let engine = Engine::session(data_dir, true).await?;
                 let dest = match output {
                     Output::Table => pathways_file,
                     Output::InMemory => scratch_table(&engine)?,
                 };
-                engine
-                    .derive_in_buckets(&buckets, &dest, &state.to_metadata(), "TRUE")
+                let buckets = engine
+                    .derive_in_buckets(&buckets, size, &dest, &state.to_metadata(), "TRUE")
                     .await?;
-                let derived = Derived::Full {
-                    reason,
-                    buckets: buckets.len(),
-                };
+                let derived = Derived::Full { reason, buckets };
                 return Ok(Pathways {
                     engine,
                     derived,

@@ -5,11 +5,13 @@
 mod breaches;
 mod bucket_copies;
 mod bucket_parts;
+mod bucket_size;
 mod bucketed;
 mod columns;
 mod derivation_state;
 mod engine;
 mod equity;
+mod hash_udfs;
 mod incremental;
 mod materialise;
 mod month;

@@ -7,12 +7,12 @@
 //! took 33 s and 400 MB for 50M events; this takes a few seconds. A hash found twice may belong
 //! to two different ids (a collision): the caller re-checks the candidates' real ids.
 
+use super::hash_udfs::HashValues;
 use super::ComplianceError;
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ pub(crate) async fn repeated_hashes(
     mut hashes: SendableRecordBatchStream,
     expected: u64,
     dir: &Path,
-) -> Result<HashSet<u64>, ComplianceError> {
+) -> Result<HashValues, ComplianceError> {
     let slices = expected.div_ceil(HASHES_PER_SLICE).max(1);
     if slices == 1 {
         let mut all = Vec::with_capacity(expected as usize);
@@ -59,7 +59,7 @@ pub(crate) async fn repeated_hashes(
         file.into_inner()
             .map_err(|e| ComplianceError::Io(path.clone(), e.into_error()))?;
     }
-    let mut repeated = HashSet::new();
+    let mut repeated = HashValues::default();
     for path in &paths {
         let bytes = std::fs::read(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
         std::fs::remove_file(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
@@ -81,7 +81,7 @@ fn column(batch: &datafusion::arrow::array::RecordBatch) -> Result<&UInt64Array,
 }
 
 /// The values that occur more than once.
-fn repeated_in(mut hashes: Vec<u64>) -> HashSet<u64> {
+fn repeated_in(mut hashes: Vec<u64>) -> HashValues {
     hashes.sort_unstable();
     hashes
         .windows(2)
@@ -116,10 +116,10 @@ mod tests {
         ))
     }
 
-    fn feed() -> (Vec<Option<u64>>, HashSet<u64>) {
+    fn feed() -> (Vec<Option<u64>>, HashValues) {
         // 0..5000 once each, every 7th twice, every 100th three times, and NULLs (no id).
         let mut values: Vec<Option<u64>> = (0..5000u64).map(|i| Some(i * 7919)).collect();
-        let mut expected = HashSet::new();
+        let mut expected = HashValues::default();
         for i in (0..5000u64).step_by(7) {
             values.push(Some(i * 7919));
             expected.insert(i * 7919);

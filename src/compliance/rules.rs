@@ -21,6 +21,10 @@ macro_rules! rule {
 
 /// Landed events visible at the snapshot time.
 pub const SCOPED_EVENTS: Rule = rule!("scoped_events");
+/// SPEC 4 rule 1: the ids (as hashes) whose events rule 1 can change.
+pub const SUSPECT_IDS: Rule = rule!("suspect_ids");
+/// SPEC 4 rule 1: every copy of those ids.
+pub const SUSPECT_EVENTS: Rule = rule!("suspect_events");
 /// SPEC 4 rule 1, deduplication: the ids landed more than once.
 pub const REPEATED_EVENT_IDS: Rule = rule!("repeated_event_ids");
 /// SPEC 4 rule 1, deduplication: every copy of those ids with its landing key.
@@ -54,8 +58,10 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 16] = [
+pub const ALL: [Rule; 18] = [
     BREACHES,
+    SUSPECT_IDS,
+    SUSPECT_EVENTS,
     REPEATED_EVENT_IDS,
     REPEATED_COPIES,
     DEDUPED_EVENTS,
@@ -84,6 +90,8 @@ pub struct Stage {
     pub rule: Rule,
     /// Tables no longer needed once this stage exists.
     pub drops: Vec<&'static str>,
+    /// Whether the stage's `h` column becomes the set tested by `lpmhss_in_<name>(x)`.
+    pub as_set: bool,
 }
 
 /// The rule named `name`.
@@ -103,12 +111,19 @@ pub fn derivation() -> Vec<Stage> {
             let name = words.next().unwrap_or_default();
             let rule = by_name(name)
                 .unwrap_or_else(|| panic!("derivation stage {name} has no sql/{name}.sql"));
-            let drops = match words.next() {
-                Some("drop") => words.collect(),
-                Some(other) => panic!("derivation stage {name}: expected `drop`, found {other}"),
-                None => Vec::new(),
-            };
-            Stage { rule, drops }
+            let (mut as_set, mut drops) = (false, Vec::new());
+            while let Some(word) = words.next() {
+                match word {
+                    "set" => as_set = true,
+                    "drop" => drops.extend(words.by_ref()),
+                    other => panic!("derivation stage {name}: unexpected {other}"),
+                }
+            }
+            Stage {
+                rule,
+                drops,
+                as_set,
+            }
         })
         .collect()
 }
@@ -142,6 +157,29 @@ mod tests {
             }
             seen.push(stage.rule.name);
         }
+    }
+
+    #[test]
+    fn a_set_test_names_an_earlier_stage_kept_as_a_set() {
+        let mut sets: Vec<&str> = Vec::new();
+        for stage in derivation() {
+            for (at, _) in stage.rule.sql.match_indices("lpmhss_in_") {
+                let rest = &stage.rule.sql[at + "lpmhss_in_".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    sets.contains(&name.as_str()),
+                    "{} tests lpmhss_in_{name}, which no earlier `set` stage defines",
+                    stage.rule.name
+                );
+            }
+            if stage.as_set {
+                sets.push(stage.rule.name);
+            }
+        }
+        assert!(!sets.is_empty(), "the plan keeps no stage as a set");
     }
 
     #[test]

@@ -6,20 +6,16 @@ use crate::differential::{assert_matches_reference, messy_feed};
 use crate::incremental::under_another_pathway;
 use crate::support::{lpmhss, run};
 
-#[test]
-fn a_derivation_in_buckets_equals_the_reference_derivation() {
-    let tmp = tempfile::tempdir().unwrap();
-    let feed = tmp.path().join("feed.ndjson");
-    let dir = tmp.path().join("data");
-    messy_feed(&feed, 6, 300, 31);
-    let text = std::fs::read_to_string(&feed).unwrap();
+/// The messy feed plus copies of some events under another pathway's key (same board, or
+/// another board with the same referral id), so "first landed" decides across buckets.
+fn feed_with_copies_across_buckets(feed: &std::path::Path) {
+    messy_feed(feed, 6, 300, 31);
+    let text = std::fs::read_to_string(feed).unwrap();
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(str::to_string)
         .collect();
-    // Copies under another pathway's key (same board, or another board with the same
-    // referral id), so "first landed" decides across buckets.
     let copies: Vec<String> = lines
         .iter()
         .enumerate()
@@ -27,28 +23,69 @@ fn a_derivation_in_buckets_equals_the_reference_derivation() {
         .map(|(i, l)| under_another_pathway(l, i / 53))
         .collect();
     lines.extend(copies);
-    std::fs::write(&feed, lines.join("\n") + "\n").unwrap();
+    std::fs::write(feed, lines.join("\n") + "\n").unwrap();
+}
 
-    // About 250 events per bucket: every board split in several buckets.
-    let out = run(lpmhss()
-        .env("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")
+/// Ingest `feed` into `dir` with a full derivation under `env`; the number of buckets it
+/// reports (1 when derived all in memory) and its log.
+fn ingest_full(
+    feed: &std::path::Path,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (usize, String) {
+    let mut cmd = lpmhss();
+    cmd.env_remove("LPMHSS__COMPUTE__BUCKET_EVENTS")
+        .env_remove("LPMHSS__COMPUTE__MEMORY_MB");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(cmd
         .args(["ingest", "--derivation", "full", "--data-dir"])
-        .arg(&dir)
-        .arg(&feed));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .arg(dir)
+        .arg(feed));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "ingest failed:\n{stderr}");
-    let buckets: usize = stderr
+    let buckets = stderr
         .split("full derivation in ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not derived in buckets:\n{stderr}"));
+        .unwrap_or(1);
+    (buckets, stderr)
+}
+
+#[test]
+fn a_derivation_in_buckets_equals_the_reference_derivation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    let dir = tmp.path().join("data");
+    feed_with_copies_across_buckets(&feed);
+    // About 250 events per bucket: every board split in several buckets.
+    let (buckets, _) = ingest_full(&feed, &dir, &[("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")]);
     assert!(
         buckets > 7,
         "every board should be split: {buckets} buckets"
     );
-
     assert_matches_reference(&dir);
+}
+
+#[test]
+fn a_computation_sizes_its_buckets_to_the_memory_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    feed_with_copies_across_buckets(&feed);
+    // The default budget holds this small store: derived in memory.
+    let roomy = tmp.path().join("roomy");
+    let (buckets, log) = ingest_full(&feed, &roomy, &[]);
+    assert_eq!(buckets, 1, "expected an in-memory derivation:\n{log}");
+    assert_matches_reference(&roomy);
+    // A budget the process is already over: buckets of the smallest size, one per board
+    // here, with a warning, and the same pathways.
+    let tight = tmp.path().join("tight");
+    let (buckets, log) = ingest_full(&feed, &tight, &[("LPMHSS__COMPUTE__MEMORY_MB", "1")]);
+    assert_eq!(buckets, 7, "expected one bucket per board:\n{log}");
+    assert!(log.contains("fill compute.memory_mb"), "no warning:\n{log}");
+    assert_matches_reference(&tight);
 }
 
 /// The `pathways` a read-only `sql` session sees, as sorted CSV, and its debug log.
