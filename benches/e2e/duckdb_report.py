@@ -76,9 +76,13 @@ def derivation_stages(sql_dir):
     return stages
 
 
+# Created as views below, not tables (DuckDB's DROP names the kind of object).
+VIEWS = {"events", "scoped_events"}
+
+
 def stage_statements(sql_dir, name, drops):
     return ([f"CREATE TABLE {name} AS " + read_rule(sql_dir, name)]
-            + [f"DROP TABLE {t}" for t in drops])
+            + [f"DROP {'VIEW' if t in VIEWS else 'TABLE'} {t}" for t in drops])
 
 
 def fmt_tenths(t):
