@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn equal_strings_hash_equal_and_near_strings_differ_in_their_low_bits() {
         let a = "0b7e3c2a-5f1d-4e8a-9c3b-1d2e3f4a5b6c";
-        assert_eq!(hash64(a), hash64(&a.to_string()));
+        assert_eq!(hash64(a), hash64(String::from(a).as_str()));
         assert_ne!(hash64(a), hash64("0b7e3c2a-5f1d-4e8a-9c3b-1d2e3f4a5b6d"));
         assert_ne!(hash64(""), hash64("\0"), "the length counts");
         // Referral ids that differ in one character spread over a board's parts.
