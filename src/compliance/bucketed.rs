@@ -19,7 +19,7 @@ use super::bucket_size::{bucket_events_for, resident_bytes};
 use super::derivation_state::VisibleCommits;
 use super::hash_udfs::HASH;
 use super::{ComplianceError, Engine};
-use crate::landing::DerivedTableWriter;
+use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
@@ -189,7 +189,7 @@ impl Engine {
         // A board split in several buckets is read once and split into part files
         // (bucket_parts.rs); `parts` holds the current board's.
         let mut parts: Option<BoardParts> = None;
-        let mut writer: Option<DerivedTableWriter> = None;
+        let mut writer: Option<BackgroundTableWriter> = None;
         for (i, bucket) in buckets.iter().enumerate() {
             let step = std::time::Instant::now();
             if bucket.part == 0 {
@@ -215,9 +215,10 @@ impl Engine {
             self.context().deregister_table("pathways")?;
             let out = match writer.as_mut() {
                 Some(w) => w,
-                None => writer.insert(DerivedTableWriter::create(dest, &schema, metadata)?),
+                None => writer.insert(BackgroundTableWriter::create(dest, &schema, metadata)?),
             };
-            out.write(&rows)?;
+            // Encoded on the writer's thread while the next bucket is derived.
+            out.write(rows).await?;
             timed("bucket derived", step, Some((i + 1, buckets.len(), events)));
         }
         for table in ["scoped_events", "repeated_rows", OWN, BOARD, COMMITTED] {
@@ -227,7 +228,7 @@ impl Engine {
             datafusion::error::DataFusionError::Internal("no bucket to derive".into())
         })?;
         let schema = writer.schema();
-        let rows = writer.finish()?;
+        let rows = writer.finish().await?;
         tracing::debug!(
             rows,
             buckets = buckets.len(),

@@ -21,6 +21,7 @@
 //! Uncommitted temporaries of other writers are deleted only once [`STALE_TEMPORARY_AGE`] old,
 //! and a writer commits only if its temporaries still exist.
 
+mod background_writer;
 mod commit_log;
 mod durable;
 mod layout;
@@ -31,6 +32,7 @@ mod schema;
 mod streaming_writer;
 mod writer;
 
+pub use background_writer::BackgroundTableWriter;
 pub use commit_log::{CommitEntry, CommitLog, CommitLogError, CommittedFile, PartitionOffset};
 pub use durable::{create_dir_durable, replace_file, sync_parent_dir};
 pub use layout::{
