@@ -1,6 +1,7 @@
 -- pathways: one row per pathway (provider_lhb, referral_id): SPEC 4 rules 2-7 and the inputs
--- of 6.1 (closures) and 6.2 (clock restarts), from pathway_referrals (rules 2-3) and
--- pathway_events. Every join and grouping below is on the integer pathway_no.
+-- of 6.1 (closures) and 6.2 (clock restarts), from pathway_referrals (rules 2-3),
+-- pathway_events, pathway_assessments (rule 4's dates and counts) and pathway_interventions
+-- (rule 5's). Every join and grouping below is on the integer pathway_no.
 --   rule 4: counted assessment = earliest assessment_date >= referral date; earlier ones flag
 --           assessment_before_referral. Its outcome is that of the latest-recorded assessment
 --           on the counted date (ties: greatest event_id), taken as the maximum of a key that
@@ -14,39 +15,16 @@
 --   6.2:    the latest patient-initiated delay (did_not_attend, cancelled_by_patient) of each
 --           stage dated within [clock start, clock stop] restarts that stage's clock.
 -- Output columns: see the final SELECT.
-WITH assessment AS (
-  -- lowest/highest_outcome span the outcomes of every assessment on or after the referral date
-  -- (missing ones as ''): when they agree, that is the counted assessment's outcome whichever
-  -- one is chosen, and only the rare pathways where they differ need the ordering below.
-  SELECT pathway_no,
-         MIN(assessment_date) FILTER (WHERE assessment_date >= referral_received_date) AS assessment_date,
-         COUNT(*) FILTER (WHERE assessment_date < referral_received_date) AS assessments_before_referral,
-         MIN(COALESCE(assessment_outcome, '')) FILTER (WHERE assessment_date >= referral_received_date) AS lowest_outcome,
-         MAX(COALESCE(assessment_outcome, '')) FILTER (WHERE assessment_date >= referral_received_date) AS highest_outcome
-  FROM pathway_events
-  WHERE event_type = 'assessment_undertaken' AND pathway_no IS NOT NULL
-  GROUP BY pathway_no
-),
-contested_outcome AS (
+WITH contested_outcome AS (
   SELECT e.pathway_no,
          NULLIF(split_part(MAX(concat(
            lpad(CAST(CAST(e.recorded_at AS BIGINT) + 100000000000000000 AS VARCHAR), 20, '0'),
            '|', e.event_id, '|', COALESCE(e.assessment_outcome, ''))), '|', 3), '') AS assessment_outcome
   FROM pathway_events e
-  JOIN assessment a
+  JOIN pathway_assessments a
     ON a.pathway_no = e.pathway_no AND a.assessment_date = e.assessment_date
    AND a.lowest_outcome <> a.highest_outcome
   WHERE e.event_type = 'assessment_undertaken'
-  GROUP BY e.pathway_no
-),
-intervention AS (
-  SELECT e.pathway_no,
-         MIN(e.start_date) FILTER (WHERE e.start_date >= a.assessment_date) AS intervention_date,
-         COUNT(*) FILTER (WHERE e.start_date < a.assessment_date) AS interventions_before_assessment,
-         COUNT(*) FILTER (WHERE a.assessment_date IS NULL) AS interventions_without_assessment
-  FROM pathway_events e
-  LEFT JOIN assessment a ON a.pathway_no = e.pathway_no
-  WHERE e.event_type = 'intervention_started' AND e.pathway_no IS NOT NULL
   GROUP BY e.pathway_no
 ),
 closure AS (
@@ -64,8 +42,8 @@ restarts AS (
                AND e.appointment_date >= a.assessment_date
                AND e.appointment_date <= i.intervention_date) AS intervention_clock_restart
   FROM pathway_events e
-  JOIN assessment a ON a.pathway_no = e.pathway_no
-  LEFT JOIN intervention i ON i.pathway_no = e.pathway_no
+  JOIN pathway_assessments a ON a.pathway_no = e.pathway_no
+  LEFT JOIN pathway_interventions i ON i.pathway_no = e.pathway_no
   WHERE e.event_type = 'appointment_outcome'
   GROUP BY e.pathway_no
 ),
@@ -99,9 +77,9 @@ measured AS (
          COALESCE(i.interventions_before_assessment, 0) > 0 AS flag_intervention_before_assessment,
          COALESCE(i.interventions_without_assessment, 0) > 0 AS flag_intervention_without_assessment
   FROM pathway_referrals r
-  LEFT JOIN assessment a ON a.pathway_no = r.pathway_no
+  LEFT JOIN pathway_assessments a ON a.pathway_no = r.pathway_no
   LEFT JOIN contested_outcome o ON o.pathway_no = r.pathway_no
-  LEFT JOIN intervention i ON i.pathway_no = r.pathway_no
+  LEFT JOIN pathway_interventions i ON i.pathway_no = r.pathway_no
   LEFT JOIN closure c ON c.pathway_no = r.pathway_no
   LEFT JOIN restarts s ON s.pathway_no = r.pathway_no
 )

@@ -39,6 +39,10 @@ pub const EFFECTIVE_EVENTS: Rule = rule!("effective_events");
 pub const PATHWAY_REFERRALS: Rule = rule!("pathway_referrals");
 /// The events after the referral, keyed by pathway.
 pub const PATHWAY_EVENTS: Rule = rule!("pathway_events");
+/// SPEC 4 rule 4: each pathway's counted assessment date, flags and outcome span.
+pub const PATHWAY_ASSESSMENTS: Rule = rule!("pathway_assessments");
+/// SPEC 4 rule 5: each pathway's counted intervention date and flags.
+pub const PATHWAY_INTERVENTIONS: Rule = rule!("pathway_interventions");
 /// SPEC 4 rules 4–7.
 pub const PATHWAYS: Rule = rule!("pathways");
 /// Default report range.
@@ -58,7 +62,7 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 18] = [
+pub const ALL: [Rule; 20] = [
     BREACHES,
     SUSPECT_IDS,
     SUSPECT_EVENTS,
@@ -70,6 +74,8 @@ pub const ALL: [Rule; 18] = [
     EFFECTIVE_EVENTS,
     PATHWAY_REFERRALS,
     PATHWAY_EVENTS,
+    PATHWAY_ASSESSMENTS,
+    PATHWAY_INTERVENTIONS,
     PATHWAYS,
     ACTIVITY_RANGE,
     MONTHLY,
