@@ -30,9 +30,11 @@ by_board AS (
   FROM fine GROUP BY period, provider_lhb, age_group, dim_value
 ),
 with_wales AS (
-  SELECT * FROM by_board
-  UNION ALL
-  SELECT period, 'WALES', age_group, dim_value, referrals, aw, am, ao, iw, im, io FROM by_board
+  -- Each board's row twice: as itself and as part of WALES. One reference to by_board, not two:
+  -- DataFusion evaluates a CTE once per reference, and by_board reads all of pathways.
+  SELECT b.period, CASE WHEN x.as_wales THEN 'WALES' ELSE b.provider_lhb END AS provider_lhb,
+         b.age_group, b.dim_value, b.referrals, b.aw, b.am, b.ao, b.iw, b.im, b.io
+  FROM by_board b CROSS JOIN (VALUES (FALSE), (TRUE)) AS x(as_wales)
 ),
 rolled AS (
   SELECT w.period, w.provider_lhb, m.age_group_out AS age_group, w.dim_value,

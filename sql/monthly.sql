@@ -30,9 +30,11 @@ by_board AS (
   GROUP BY period, provider_lhb, age_group
 ),
 with_wales AS (
-  SELECT * FROM by_board
-  UNION ALL
-  SELECT period, 'WALES', age_group, referrals, aw, am, ao, iw, im, io FROM by_board
+  -- Each board's row twice: as itself and as part of WALES. One reference to by_board, not two:
+  -- DataFusion evaluates a CTE once per reference, and by_board reads all of pathways.
+  SELECT b.period, CASE WHEN w.as_wales THEN 'WALES' ELSE b.provider_lhb END AS provider_lhb,
+         b.age_group, b.referrals, b.aw, b.am, b.ao, b.iw, b.im, b.io
+  FROM by_board b CROSS JOIN (VALUES (FALSE), (TRUE)) AS w(as_wales)
 ),
 rolled AS (
   SELECT w.period, w.provider_lhb, m.age_group_out AS age_group,

@@ -33,9 +33,11 @@ by_board AS (
   GROUP BY provider_lhb, age_group, stage
 ),
 with_wales AS (
-  SELECT * FROM by_board
-  UNION ALL
-  SELECT 'WALES', age_group, stage, w, m, o, b FROM by_board
+  -- Each board's row twice: as itself and as part of WALES. One reference to by_board, not two:
+  -- DataFusion evaluates a CTE once per reference, and by_board reads all of pathways.
+  SELECT CASE WHEN x.as_wales THEN 'WALES' ELSE b.provider_lhb END AS provider_lhb,
+         b.age_group, b.stage, b.w, b.m, b.o, b.b
+  FROM by_board b CROSS JOIN (VALUES (FALSE), (TRUE)) AS x(as_wales)
 ),
 rolled AS (
   SELECT x.provider_lhb, r.age_group_out AS age_group, x.stage,
