@@ -11,13 +11,14 @@ use super::{DerivedTableWriter, LandingError};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// What the encoding thread is asked to do.
 enum Request {
-    /// Append these rows.
-    Rows(Vec<RecordBatch>),
+    /// Append these rows; the permit is released once they are encoded.
+    Rows(Vec<RecordBatch>, OwnedSemaphorePermit),
     /// Every row has been sent: complete the table and put it in place.
     Finish,
 }
@@ -27,13 +28,15 @@ pub struct BackgroundTableWriter {
     dest: PathBuf,
     schema: SchemaRef,
     requests: Option<mpsc::Sender<Request>>,
+    /// One permit: the rows of at most one call are in the writer (queued or being encoded).
+    in_writer: Arc<Semaphore>,
     thread: Option<JoinHandle<Result<u64, LandingError>>>,
 }
 
 impl BackgroundTableWriter {
     /// Start replacing `dest` with a table of `schema` (every column made nullable) and footer
-    /// `metadata`. At most one set of rows waits while another is encoded, which bounds the
-    /// memory held for the writer to two calls' rows.
+    /// `metadata`. The writer holds the rows of at most one call at a time, so the caller's
+    /// memory grows by one call's rows at most (a bucket's pathways, while it derives the next).
     pub fn create(
         dest: &Path,
         schema: &Schema,
@@ -48,7 +51,12 @@ impl BackgroundTableWriter {
             .spawn(move || {
                 while let Some(request) = received.blocking_recv() {
                     match request {
-                        Request::Rows(rows) => writer.write(&rows)?,
+                        Request::Rows(rows, permit) => {
+                            writer.write(&rows)?;
+                            // Free the rows before letting the next call's in.
+                            drop(rows);
+                            drop(permit);
+                        }
                         Request::Finish => return writer.finish(),
                     }
                 }
@@ -64,6 +72,7 @@ impl BackgroundTableWriter {
             dest: dest.to_path_buf(),
             schema,
             requests: Some(requests),
+            in_writer: Arc::new(Semaphore::new(1)),
             thread: Some(thread),
         })
     }
@@ -73,12 +82,17 @@ impl BackgroundTableWriter {
         self.schema.clone()
     }
 
-    /// Queue rows for encoding; waits only while an earlier call's rows are still queued. An
-    /// encoding error surfaces here (or at [`finish`](Self::finish)).
+    /// Hand rows over for encoding; waits while the previous call's rows are still being
+    /// encoded. An encoding error surfaces here (or at [`finish`](Self::finish)).
     pub async fn write(&mut self, rows: Vec<RecordBatch>) -> Result<(), LandingError> {
-        let sent = match self.requests.as_ref() {
-            Some(requests) => requests.send(Request::Rows(rows)).await.is_ok(),
-            None => false,
+        let sent = match (
+            self.requests.as_ref(),
+            self.in_writer.clone().acquire_owned().await,
+        ) {
+            (Some(requests), Ok(permit)) => {
+                requests.send(Request::Rows(rows, permit)).await.is_ok()
+            }
+            _ => false,
         };
         if sent {
             return Ok(());
@@ -130,7 +144,6 @@ mod tests {
     use super::*;
     use arrow::array::{Int32Array, StringArray};
     use arrow::datatypes::{DataType, Field};
-    use std::sync::Arc;
 
     fn batch(from: i32, rows: i32) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
