@@ -7,6 +7,7 @@
 //! written: dropped before that (an error, a shutdown), the previous table stands, exactly as
 //! with [`DerivedTableWriter`].
 
+use super::streaming_writer::encode_error;
 use super::{DerivedTableWriter, LandingError};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
@@ -129,13 +130,6 @@ fn abandoned(dest: &Path) -> LandingError {
     LandingError::Encode {
         path: dest.to_path_buf(),
         message: "table abandoned before it was finished".into(),
-    }
-}
-
-fn encode_error(dest: &Path, e: impl std::fmt::Display) -> LandingError {
-    LandingError::Encode {
-        path: dest.to_path_buf(),
-        message: e.to_string(),
     }
 }
 

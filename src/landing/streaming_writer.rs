@@ -92,7 +92,8 @@ impl Drop for DerivedTableWriter {
     }
 }
 
-fn encode_error(dest: &Path, e: impl std::fmt::Display) -> LandingError {
+/// An encoding failure of the table at `dest`.
+pub(super) fn encode_error(dest: &Path, e: impl std::fmt::Display) -> LandingError {
     LandingError::Encode {
         path: dest.to_path_buf(),
         message: e.to_string(),
