@@ -26,9 +26,11 @@ pub(crate) fn fits_in_memory(events: u64, resident: u64, budget: u64) -> bool {
     resident.saturating_add(events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT)) <= budget
 }
 
-/// Events per bucket that keep the process under `budget` bytes with `resident` in use.
-pub(crate) fn bucket_events_for(resident: u64, budget: u64) -> u64 {
-    (budget.saturating_sub(resident) / BYTES_PER_BUCKET_EVENT).max(MIN_BUCKET_EVENTS)
+/// Events per bucket that keep the process under `budget` bytes with `resident` in use and
+/// `workers` buckets held at once.
+pub(crate) fn bucket_events_for(resident: u64, budget: u64, workers: u64) -> u64 {
+    (budget.saturating_sub(resident) / BYTES_PER_BUCKET_EVENT / workers.max(1))
+        .max(MIN_BUCKET_EVENTS)
 }
 
 /// The process's resident memory now (Linux `/proc/self/statm`; 0 where it cannot be read).
@@ -48,11 +50,18 @@ mod tests {
     #[test]
     fn buckets_take_the_memory_left_and_no_less_than_the_minimum() {
         // Ten years of Wales: 128 MB in use after the copies, 800 MB budget: every board whole.
-        assert_eq!(bucket_events_for(128 * MB, 800 * MB), 672 * MB / 640);
+        assert_eq!(bucket_events_for(128 * MB, 800 * MB, 1), 672 * MB / 640);
+        // Two workers: each holds a bucket, so each bucket gets half.
+        assert_eq!(bucket_events_for(128 * MB, 800 * MB, 2), 672 * MB / 640 / 2);
         // 50M events: the copies take 610 MB, so buckets are a third of that size.
-        assert_eq!(bucket_events_for(610 * MB, 800 * MB), 190 * MB / 640);
+        assert_eq!(bucket_events_for(610 * MB, 800 * MB, 1), 190 * MB / 640);
         // Copies over the budget: the minimum, never zero.
-        assert_eq!(bucket_events_for(900 * MB, 800 * MB), MIN_BUCKET_EVENTS);
+        assert_eq!(bucket_events_for(900 * MB, 800 * MB, 2), MIN_BUCKET_EVENTS);
+        assert_eq!(
+            bucket_events_for(0, 800 * MB, 0),
+            800 * MB / 640,
+            "no workers: one"
+        );
     }
 
     #[test]

@@ -14,12 +14,12 @@
 //! (`bucket_parts.rs`), so the cost stays linear in the board's size.
 
 use super::bucket_copies::padded_to;
-use super::bucket_parts::{scratch_dir, split_board, BoardParts};
+use super::bucket_parts::scratch_dir;
 use super::bucket_size::{bucket_events_for, resident_bytes};
+use super::bucket_workers::workers;
 use super::derivation_state::VisibleCommits;
 use super::hash_udfs::HASH;
 use super::{ComplianceError, Engine};
-use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::collections::BTreeMap;
@@ -29,33 +29,33 @@ use std::sync::Arc;
 /// Every committed event file the derivation was planned from.
 pub(super) const COMMITTED: &str = "committed_events";
 /// The committed event files of the board being derived.
-const BOARD: &str = "board_events";
+pub(super) const BOARD: &str = "board_events";
 /// The events of the bucket being derived, read from its part file.
 const OWN: &str = "bucket_events";
 
 /// One bucket: the pathways of `board` whose referral id hashes to `part` (of `parts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bucket {
-    board: String,
-    part: u64,
-    parts: u64,
+    pub(super) board: String,
+    pub(super) part: u64,
+    pub(super) parts: u64,
     /// About how many events the bucket holds (its board's, divided by `parts`).
-    events: u64,
+    pub(super) events: u64,
     /// How many events its board holds.
-    board_events: u64,
+    pub(super) board_events: u64,
     /// The board's committed event files: a bucket reads only these.
-    files: Arc<Vec<PathBuf>>,
+    pub(super) files: Arc<Vec<PathBuf>>,
 }
 
 impl Bucket {
     /// SQL true for the rows of `alias` whose key is in this bucket. Board codes come from the
     /// data directory's own partition names (`lhb=…`), checked to be plain codes.
-    fn holds(&self, alias: &str) -> String {
+    pub(super) fn holds(&self, alias: &str) -> String {
         self.with_board_test(self.on_board(alias), alias)
     }
 
     /// SQL true for the rows of `alias` of this bucket's board.
-    fn on_board(&self, alias: &str) -> String {
+    pub(super) fn on_board(&self, alias: &str) -> String {
         format!("{alias}.provider_lhb = '{}'", self.board)
     }
 
@@ -172,7 +172,8 @@ impl Engine {
             BucketSize::AsPlanned => buckets.to_vec(),
             BucketSize::ToMemory { budget } => {
                 let resident = resident_bytes();
-                let per_bucket = bucket_events_for(resident, budget);
+                // Every worker holds a bucket at once (bucket_workers.rs).
+                let per_bucket = bucket_events_for(resident, budget, workers() as u64);
                 if resident >= budget {
                     tracing::warn!(
                         resident_mb = resident >> 20,
@@ -186,87 +187,34 @@ impl Engine {
             }
         };
 
-        // A board split in several buckets is read once and split into part files
-        // (bucket_parts.rs); `parts` holds the current board's.
-        let mut parts: Option<BoardParts> = None;
-        let mut writer: Option<BackgroundTableWriter> = None;
-        for (i, bucket) in buckets.iter().enumerate() {
-            let step = std::time::Instant::now();
-            if bucket.part == 0 {
-                parts = self.start_board(bucket, scope, scratch.path()).await?;
-                if parts.is_some() {
-                    timed("board split into parts", step, None);
-                }
-            }
-            let own = match parts.as_mut() {
-                Some(board) => Some(board.take(bucket.part)?),
-                None => None,
-            };
-            let (schema, in_scope) = self.bucket_scope(bucket, own, scope).await?;
-            let events: usize = in_scope.iter().map(|b| b.num_rows()).sum();
-            self.replace_table("scoped_events", schema, in_scope)?;
-            self.run_derivation_stages().await?;
-            let (schema, rows) = self
-                .query(&format!(
-                    "SELECT * FROM pathways p WHERE {}",
-                    bucket.holds("p")
-                ))
-                .await?;
-            self.context().deregister_table("pathways")?;
-            let out = match writer.as_mut() {
-                Some(w) => w,
-                None => writer.insert(BackgroundTableWriter::create(dest, &schema, metadata)?),
-            };
-            // Encoded on the writer's thread while the next bucket is derived.
-            out.write(rows).await?;
-            timed("bucket derived", step, Some((i + 1, buckets.len(), events)));
-        }
-        for table in ["scoped_events", "repeated_rows", OWN, BOARD, COMMITTED] {
+        let count = buckets.len();
+        // Derived two at a time (bucket_workers.rs), each worker with its own session over the
+        // same committed files and copies of repeated ids.
+        let writer = self
+            .derive_concurrently(
+                buckets,
+                &["repeated_rows"],
+                scope,
+                scratch.path(),
+                dest,
+                metadata,
+            )
+            .await?;
+        for table in ["repeated_rows", COMMITTED] {
             self.context().deregister_table(table)?;
         }
-        let writer = writer.ok_or_else(|| {
-            datafusion::error::DataFusionError::Internal("no bucket to derive".into())
-        })?;
         let schema = writer.schema();
         let rows = writer.finish().await?;
-        tracing::debug!(
-            rows,
-            buckets = buckets.len(),
-            "pathways written bucket by bucket"
-        );
+        tracing::debug!(rows, buckets = count, "pathways written bucket by bucket");
         // Later queries (the official table, the waiting list) read the table just written.
         self.register_file_table("pathways", dest, schema)?;
-        Ok(buckets.len())
-    }
-
-    /// Register the board of `bucket` (its first) as `BOARD`; when the board is split in
-    /// several buckets, read its events in scope once and split them into part files.
-    async fn start_board(
-        &self,
-        bucket: &Bucket,
-        scope: &str,
-        scratch: &Path,
-    ) -> Result<Option<BoardParts>, ComplianceError> {
-        let board_files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
-        self.register_files(BOARD, &board_files)?;
-        if bucket.parts == 1 {
-            return Ok(None);
-        }
-        let board = self
-            .context()
-            .sql(&format!(
-                "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
-                bucket.on_board("e")
-            ))
-            .await?;
-        let parts = split_board(board.execute_stream().await?, bucket.parts, scratch).await?;
-        Ok(Some(parts))
+        Ok(count)
     }
 
     /// A bucket's events in scope: its own (`own`, read from its part file, or else its board's
     /// rows that it holds) plus the other copies of their ids held under other keys, padded with
     /// NULL to the events' shape (they carry only the first-landed columns).
-    async fn bucket_scope(
+    pub(super) async fn bucket_scope(
         &self,
         bucket: &Bucket,
         own: Option<(SchemaRef, Vec<RecordBatch>)>,

@@ -102,6 +102,30 @@ impl Engine {
         Ok(engine)
     }
 
+    /// A bare session for one bucket worker (`bucket_workers.rs`): this session's settings and
+    /// runtime (so its caches and memory are shared) with `partitions` target partitions, the
+    /// hash function, and the tables named in `shared` registered as the same providers as here.
+    pub(crate) async fn worker(
+        &self,
+        partitions: usize,
+        shared: &[&str],
+    ) -> Result<Engine, ComplianceError> {
+        let config = self
+            .ctx
+            .copied_config()
+            .with_target_partitions(partitions.max(1));
+        let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
+        hash_udfs::register_hash(&ctx);
+        for name in shared {
+            ctx.register_table(*name, self.ctx.table_provider(*name).await?)?;
+        }
+        Ok(Engine {
+            ctx,
+            data_dir: self.data_dir.clone(),
+            scratch: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
     /// Derive every pathway from every event recorded at or before `as_of`.
     pub(crate) async fn derive_everything(
         &self,

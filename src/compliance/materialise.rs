@@ -3,6 +3,7 @@
 //! return what the metrics and the status page need.
 
 use super::bucket_size::{fits_in_memory, resident_bytes, IN_MEMORY_BYTES_PER_EVENT};
+use super::bucket_workers::workers;
 use super::bucketed::{plan_buckets, Bucket, BucketSize};
 use super::derivation_state::{
     fingerprint, plan, Derivation, DerivationPlan, DerivationState, VisibleCommits,
@@ -124,15 +125,22 @@ pub async fn open_as_of(
 /// from Parquet (9.6 GB for a bucket of 10.9M events at 50M: BENCHMARKS.md).
 const BUCKET_BYTES_PER_EVENT: u64 = 1024;
 
+/// Above this many events a reader derives in buckets even when everything would fit in memory:
+/// buckets are derived concurrently (`bucket_workers.rs`), which is faster than one derivation
+/// of everything from 1M events up (1.15 s instead of 1.27 s at 1M, 3.7 s instead of 4.3 s at
+/// ten years of Wales, 13 s instead of 15-18 s at 10M: benches/e2e/NOTES.md), and holds less.
+/// Below it the fixed cost of buckets (finding the copies of repeated ids first) is not repaid.
+const READER_IN_MEMORY_EVENTS: u64 = 500_000;
+
 /// The buckets of a full derivation, and how to size them; none (everything at once, in
 /// memory) when it is small enough. A computation writes its table as it goes: with
 /// `bucket_events` set it buckets above that many events (0: never); otherwise it derives in
 /// memory when that fits `memory_mb` and else in buckets sized to what is left of it once the
-/// copies of repeated ids are found (`bucket_size.rs`), which bounds the memory of `serve`. A reader (`report`, `sql`, …) writes
-/// nothing it keeps: it derives in memory unless that would take more than its memory budget
-/// ([`reader_memory_budget`]), and only then in buckets sized to the budget, written to a
-/// scratch table: a one-off command is as fast as memory allows and never runs the machine out
-/// of it.
+/// copies of repeated ids are found (`bucket_size.rs`), which bounds the memory of `serve`.
+/// A reader (`report`, `sql`, …) writes nothing it keeps: it derives a small store (up to
+/// [`READER_IN_MEMORY_EVENTS`]) in memory when that fits its memory budget
+/// ([`reader_memory_budget`]), and otherwise in buckets sized to the budget, written to a
+/// scratch table: faster from that size up, and it never runs the machine out of memory.
 fn full_derivation_buckets(
     visible: &VisibleCommits,
     derivation: &Derivation,
@@ -152,11 +160,14 @@ fn full_derivation_buckets(
         }
         (Output::InMemory, _) => {
             let budget = reader_memory_budget();
-            if events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT) <= budget {
+            if events <= READER_IN_MEMORY_EVENTS
+                && events.saturating_mul(IN_MEMORY_BYTES_PER_EVENT) <= budget
+            {
                 return None;
             }
+            // Every worker holds a bucket at once (bucket_workers.rs).
             (
-                (budget / BUCKET_BYTES_PER_EVENT).max(1),
+                (budget / BUCKET_BYTES_PER_EVENT / workers() as u64).max(1),
                 BucketSize::AsPlanned,
             )
         }

@@ -6,6 +6,7 @@ mod breaches;
 mod bucket_copies;
 mod bucket_parts;
 mod bucket_size;
+mod bucket_workers;
 mod bucketed;
 mod columns;
 mod derivation_state;

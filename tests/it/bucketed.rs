@@ -157,3 +157,79 @@ fn a_reader_over_its_memory_budget_derives_in_buckets_and_sees_the_same_pathways
         );
     }
 }
+
+/// Every row of the `pathways` file under `dir`, in the order the file holds them, one line per
+/// row.
+fn pathways_in_file_order(dir: &std::path::Path) -> Vec<String> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let files: Vec<_> = std::fs::read_dir(dir.join("pathways"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 1, "one pathways file: {files:?}");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files[0]).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let options = FormatOptions::default();
+        let columns: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = columns.iter().map(|c| c.value(row).to_string()).collect();
+            rows.push(cells.join(","));
+        }
+    }
+    rows
+}
+
+/// The boards of `rows` (pathways rows, board first) in the order the file holds them, each run
+/// of rows of one board as one entry.
+fn board_runs(rows: &[String]) -> Vec<&str> {
+    let mut runs: Vec<&str> = Vec::new();
+    for row in rows {
+        let board = row.split(',').next().unwrap();
+        if runs.last() != Some(&board) {
+            runs.push(board);
+        }
+    }
+    runs
+}
+
+#[test]
+fn buckets_derived_concurrently_are_written_whole_and_in_plan_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    feed_with_copies_across_buckets(&feed);
+    let small = [("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")];
+    let mut runs = Vec::new();
+    for run in ["first", "second", "third"] {
+        let dir = tmp.path().join(run);
+        let (buckets, log) = ingest_full(&feed, &dir, &small);
+        assert!(
+            buckets > 7,
+            "every board should be split: {buckets} buckets"
+        );
+        let rows = pathways_in_file_order(&dir);
+        assert!(rows.len() > 100, "too few pathways to compare");
+        // A bucket's rows are written together: a board's rows come in at most as many runs
+        // as the board has buckets, so all boards in at most as many runs as buckets.
+        let boards = board_runs(&rows).len();
+        assert!(
+            boards <= buckets,
+            "{boards} runs of boards for {buckets} buckets: buckets interleaved\n{log}"
+        );
+        runs.push(board_runs(&rows).join(" "));
+    }
+    // Written in plan order, not in the order the workers finished: the same boards in the
+    // same sequence every time.
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0], runs[2]);
+}

@@ -1,0 +1,346 @@
+//! Buckets derived concurrently, one per core (at most [`MAX_WORKERS`]), each by a worker with
+//! its own single-threaded DataFusion session, and written to the `pathways` file in plan order.
+//!
+//! Why: one derivation at a time on a session of two target partitions kept about 1.5 of this
+//! machine's 2 cores busy. Much of a stage runs on one thread (collecting a stage's table,
+//! planning, the last partition of a join), and the other core idled meanwhile. Two workers of
+//! one partition each keep both busy and spend nothing on moving rows between threads: ten years
+//! of Wales took 4.2 s instead of 5.0 s (benches/e2e/NOTES.md).
+//!
+//! Invariants:
+//! - Every bucket is derived exactly once: workers take bucket numbers from one counter.
+//! - The buckets are written whole and in plan order ([`working_order`]), whichever worker
+//!   finishes first: a bucket finished early waits in memory for the ones before it. (Rows
+//!   within a bucket may come in another order from one run to the next: a stage's `UNION ALL`
+//!   interleaves its inputs as they come. Sorting each bucket would cost time for an order no
+//!   reader relies on; SQL over the table orders what it needs.)
+//! - At most `workers` buckets are being derived at once, and one more finished one may wait
+//!   to be written (a slot semaphore of `workers + 1`, a slot held until the bucket's rows
+//!   reach the writer). Buckets sized to memory are sized for `workers` buckets at once: a
+//!   finished bucket holds only its pathways, a fraction of what deriving it held.
+//! - A board split into several buckets is read and split into part files once, by the first
+//!   worker to reach one of its buckets; a worker that needs its parts meanwhile waits. The
+//!   buckets are taken in [`working_order`], which keeps two workers on different boards, so
+//!   two boards are split at the same time rather than one worker waiting for the other.
+//! - A failed bucket fails the derivation: the other workers are stopped, nothing more is
+//!   written, and the previous table stays in place (the writer is dropped unfinished).
+
+use super::bucket_parts::{split_board, BoardParts};
+use super::bucketed::{timed, Bucket, BOARD};
+use super::{ComplianceError, Engine};
+use crate::landing::BackgroundTableWriter;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
+
+/// The most buckets derived at once: each worker holds a bucket in memory, and buckets sized to
+/// memory get smaller, and more numerous, with every worker.
+const MAX_WORKERS: usize = 4;
+
+/// How many workers derive buckets on this machine: one per core, at most [`MAX_WORKERS`].
+pub(crate) fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS)
+}
+
+/// What every worker reads: the plan, the next bucket to take, the split boards.
+struct Plan {
+    buckets: Vec<Bucket>,
+    next: AtomicUsize,
+    /// The part files of each board split in several buckets, made by the first worker there.
+    boards: HashMap<String, Arc<Mutex<Option<BoardParts>>>>,
+    scope: String,
+    scratch: PathBuf,
+    slots: Arc<Semaphore>,
+}
+
+/// One bucket's pathways, waiting to be written.
+struct Derived {
+    index: usize,
+    schema: SchemaRef,
+    rows: Vec<RecordBatch>,
+    /// Released once the rows are with the writer.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Engine {
+    /// Derive `buckets` with [`workers`] workers (sessions made from this one, which has
+    /// `shared` registered) and write their pathways to `dest` in plan order. Returns the
+    /// writer, finished by the caller.
+    pub(super) async fn derive_concurrently(
+        &self,
+        buckets: Vec<Bucket>,
+        shared: &[&str],
+        scope: &str,
+        scratch: &Path,
+        dest: &Path,
+        metadata: &[(String, String)],
+    ) -> Result<BackgroundTableWriter, ComplianceError> {
+        let workers = workers().min(buckets.len()).max(1);
+        let boards = buckets
+            .iter()
+            .filter(|b| b.part == 0 && b.parts > 1)
+            .map(|b| (b.board.clone(), Arc::new(Mutex::new(None))))
+            .collect();
+        let buckets = working_order(buckets);
+        let count = buckets.len();
+        let plan = Arc::new(Plan {
+            buckets,
+            next: AtomicUsize::new(0),
+            boards,
+            scope: scope.to_string(),
+            scratch: scratch.to_path_buf(),
+            // One more than the workers: a worker that finished a bucket before the one ahead
+            // of it can start another instead of idling until that one is written.
+            slots: Arc::new(Semaphore::new(workers + 1)),
+        });
+        let (done, mut finished) = mpsc::unbounded_channel();
+        // Dropping the set (on an error) aborts the workers still running.
+        let mut running = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let worker = self.worker(1, shared).await?;
+            running.spawn(work(worker, plan.clone(), done.clone()));
+        }
+        drop(done);
+
+        let mut waiting: BTreeMap<usize, Derived> = BTreeMap::new();
+        let mut writer: Option<BackgroundTableWriter> = None;
+        let mut written = 0;
+        while written < count {
+            let Some(derived) = finished.recv().await else {
+                return Err(stopped_worker(&mut running).await);
+            };
+            let derived = derived?;
+            waiting.insert(derived.index, derived);
+            while let Some(next) = waiting.remove(&written) {
+                let out = match writer.as_mut() {
+                    Some(w) => w,
+                    None => {
+                        writer.insert(BackgroundTableWriter::create(dest, &next.schema, metadata)?)
+                    }
+                };
+                // Encoded on the writer's thread while the workers derive the next buckets.
+                out.write(next.rows).await?;
+                written += 1;
+            }
+        }
+        while let Some(joined) = running.join_next().await {
+            joined.map_err(|e| DataFusionError::Internal(format!("bucket worker: {e}")))?;
+        }
+        writer.ok_or_else(|| DataFusionError::Internal("no bucket to derive".into()).into())
+    }
+
+    /// One bucket's pathways (its rows only), in this worker's session.
+    async fn derive_bucket(
+        &self,
+        bucket: &Bucket,
+        plan: &Plan,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>, usize), ComplianceError> {
+        let own = match plan.boards.get(&bucket.board) {
+            Some(parts) => {
+                let mut parts = parts.lock().await;
+                if parts.is_none() {
+                    let step = std::time::Instant::now();
+                    *parts = Some(self.split(bucket, &plan.scope, &plan.scratch).await?);
+                    timed("board split into parts", step, None);
+                }
+                match parts.as_mut() {
+                    Some(parts) => Some(parts.take(bucket.part)?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let (schema, in_scope) = self.bucket_scope(bucket, own, &plan.scope).await?;
+        let events = in_scope.iter().map(|b| b.num_rows()).sum();
+        self.replace_table("scoped_events", schema, in_scope)?;
+        self.run_derivation_stages().await?;
+        let (schema, rows) = self
+            .query(&format!(
+                "SELECT * FROM pathways p WHERE {}",
+                bucket.holds("p")
+            ))
+            .await?;
+        // Released before the next bucket is read in.
+        self.context().deregister_table("pathways")?;
+        self.context().deregister_table("scoped_events")?;
+        Ok((schema, rows, events))
+    }
+
+    /// Read the board of `bucket` (in scope) once and split it into its buckets' part files.
+    async fn split(
+        &self,
+        bucket: &Bucket,
+        scope: &str,
+        scratch: &Path,
+    ) -> Result<BoardParts, ComplianceError> {
+        let board = self
+            .context()
+            .sql(&format!(
+                "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                bucket.on_board("e")
+            ))
+            .await?;
+        // Two boards may be split at once: each into its own directory.
+        let dir = scratch.join(format!("board-{}", bucket.board));
+        std::fs::create_dir_all(&dir).map_err(|e| ComplianceError::Io(dir.clone(), e))?;
+        split_board(board.execute_stream().await?, bucket.parts, &dir).await
+    }
+}
+
+/// The order buckets are derived and written in: boards from the largest, taken two at a time
+/// with their buckets alternating (a0 b0 a1 b1 … then the rest of the longer one). Two workers
+/// then start on two boards, each splitting its own into part files at the same time, and the
+/// smallest boards come last, when one worker may be left alone. At most three boards have part
+/// files at once. Deterministic: the same plan always gives the same file.
+fn working_order(buckets: Vec<Bucket>) -> Vec<Bucket> {
+    let mut boards: Vec<Vec<Bucket>> = Vec::new();
+    for bucket in buckets {
+        match boards.iter_mut().find(|b| b[0].board == bucket.board) {
+            Some(board) => board.push(bucket),
+            None => boards.push(vec![bucket]),
+        }
+    }
+    boards.sort_by(|a, b| {
+        let size = |x: &[Bucket]| x.iter().map(|b| b.events).sum::<u64>();
+        size(b)
+            .cmp(&size(a))
+            .then_with(|| a[0].board.cmp(&b[0].board))
+    });
+    let mut ordered = Vec::new();
+    let mut boards = boards.into_iter();
+    while let Some(first) = boards.next() {
+        let second = boards.next().unwrap_or_default();
+        let (mut first, mut second) = (first.into_iter(), second.into_iter());
+        loop {
+            let (a, b) = (first.next(), second.next());
+            if a.is_none() && b.is_none() {
+                break;
+            }
+            ordered.extend(a.into_iter().chain(b));
+        }
+    }
+    ordered
+}
+
+/// A worker: take the next bucket while there is one, derive it, hand it to the writer.
+async fn work(
+    worker: Engine,
+    plan: Arc<Plan>,
+    done: mpsc::UnboundedSender<Result<Derived, ComplianceError>>,
+) {
+    let mut board: Option<&str> = None;
+    loop {
+        let Ok(slot) = plan.slots.clone().acquire_owned().await else {
+            return;
+        };
+        let index = plan.next.fetch_add(1, Ordering::SeqCst);
+        let Some(bucket) = plan.buckets.get(index) else {
+            return;
+        };
+        let step = std::time::Instant::now();
+        let derived = async {
+            if board != Some(bucket.board.as_str()) {
+                let files: Vec<&Path> = bucket.files.iter().map(PathBuf::as_path).collect();
+                worker.register_files(BOARD, &files)?;
+                board = Some(bucket.board.as_str());
+            }
+            worker.derive_bucket(bucket, &plan).await
+        }
+        .await;
+        let derived = derived.map(|(schema, rows, events)| {
+            timed(
+                "bucket derived",
+                step,
+                Some((index + 1, plan.buckets.len(), events)),
+            );
+            Derived {
+                index,
+                schema,
+                rows,
+                _slot: slot,
+            }
+        });
+        let failed = derived.is_err();
+        if done.send(derived).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Why the workers stopped before every bucket was derived (a panic, or else an unknown end).
+async fn stopped_worker(running: &mut tokio::task::JoinSet<()>) -> ComplianceError {
+    while let Some(joined) = running.join_next().await {
+        if let Err(e) = joined {
+            return DataFusionError::Internal(format!("bucket worker failed: {e}")).into();
+        }
+    }
+    DataFusionError::Internal("the bucket workers stopped before every bucket was derived".into())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(board: &str, part: u64, parts: u64, events: u64) -> Bucket {
+        Bucket {
+            board: board.into(),
+            part,
+            parts,
+            events,
+            board_events: events * parts,
+            files: Arc::new(Vec::new()),
+        }
+    }
+
+    fn names(buckets: &[Bucket]) -> Vec<String> {
+        buckets
+            .iter()
+            .map(|b| format!("{}.{}", b.board, b.part))
+            .collect()
+    }
+
+    #[test]
+    fn the_two_largest_boards_alternate_first_and_the_smallest_come_last() {
+        let plan = vec![
+            bucket("A", 0, 1, 100),
+            bucket("B", 0, 3, 300),
+            bucket("B", 1, 3, 300),
+            bucket("B", 2, 3, 300),
+            bucket("C", 0, 2, 400),
+            bucket("C", 1, 2, 400),
+            bucket("D", 0, 1, 50),
+        ];
+        let ordered = working_order(plan.clone());
+        assert_eq!(
+            names(&ordered),
+            ["B.0", "C.0", "B.1", "C.1", "B.2", "A.0", "D.0"]
+        );
+        assert_eq!(
+            names(&working_order(plan.into_iter().rev().collect())),
+            names(&ordered)
+        );
+    }
+
+    #[test]
+    fn every_bucket_is_taken_once() {
+        let plan: Vec<Bucket> = (0..5)
+            .flat_map(|b| {
+                let parts = b + 1;
+                (0..parts).map(move |p| bucket(&format!("B{b}"), p, parts, 10))
+            })
+            .collect();
+        let mut ordered = names(&working_order(plan.clone()));
+        let mut planned = names(&plan);
+        ordered.sort();
+        planned.sort();
+        assert_eq!(ordered, planned);
+    }
+}
