@@ -207,6 +207,9 @@ fn working_order(buckets: Vec<Bucket>) -> Vec<Bucket> {
             None => boards.push(vec![bucket]),
         }
     }
+    for board in &mut boards {
+        board.sort_by_key(|b| b.part);
+    }
     boards.sort_by(|a, b| {
         let size = |x: &[Bucket]| x.iter().map(|b| b.events).sum::<u64>();
         size(b)
