@@ -31,8 +31,14 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// Rows buffered per part before they are written as one IPC batch: few, large batches read
-/// back fast, and `parts` buffers of this size stay small (about 2 MB each).
+/// back fast. At most this many per part…
 const ROWS_PER_WRITE: usize = 8192;
+/// …and at most about this many over all of a board's parts (about 20 MB at 300 bytes a row).
+/// A 50M-event store splits its boards in 28 parts, two boards at a time: at 8,192 rows per part
+/// the buffers alone held 140 MB, which the buckets' sizing did not count.
+const SPLIT_BUFFER_ROWS: usize = 65_536;
+/// Fewer rows per write would make the part files' batches too small to read back fast.
+const MIN_ROWS_PER_WRITE: usize = 1024;
 
 /// Split `rows` (one board's events) into `parts` files under `dir`.
 pub(crate) async fn split_board(
@@ -41,8 +47,16 @@ pub(crate) async fn split_board(
     dir: &Path,
 ) -> Result<BoardParts, ComplianceError> {
     let schema = rows.schema();
+    let rows_per_write =
+        (SPLIT_BUFFER_ROWS / parts.max(1) as usize).clamp(MIN_ROWS_PER_WRITE, ROWS_PER_WRITE);
     let mut writers: Vec<PartWriter> = (0..parts)
-        .map(|p| PartWriter::new(dir.join(format!("part-{p}.arrow")), schema.clone()))
+        .map(|p| {
+            PartWriter::new(
+                dir.join(format!("part-{p}.arrow")),
+                schema.clone(),
+                rows_per_write,
+            )
+        })
         .collect();
     while let Some(batch) = rows.next().await {
         let batch = batch?;
@@ -161,16 +175,18 @@ struct PartWriter {
     schema: SchemaRef,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
+    rows_per_write: usize,
     writer: Option<FileWriter<BufWriter<File>>>,
 }
 
 impl PartWriter {
-    fn new(path: PathBuf, schema: SchemaRef) -> PartWriter {
+    fn new(path: PathBuf, schema: SchemaRef, rows_per_write: usize) -> PartWriter {
         PartWriter {
             path,
             schema,
             pending: Vec::new(),
             pending_rows: 0,
+            rows_per_write,
             writer: None,
         }
     }
@@ -178,7 +194,7 @@ impl PartWriter {
     fn push(&mut self, rows: RecordBatch) -> Result<(), ComplianceError> {
         self.pending_rows += rows.num_rows();
         self.pending.push(rows);
-        if self.pending_rows >= ROWS_PER_WRITE {
+        if self.pending_rows >= self.rows_per_write {
             self.flush()?;
         }
         Ok(())
