@@ -113,7 +113,18 @@ impl Engine {
         let mut writer: Option<BackgroundTableWriter> = None;
         let mut written = 0;
         while written < count {
-            let Some(derived) = finished.recv().await else {
+            let derived = tokio::select! {
+                derived = finished.recv() => derived,
+                // A worker that panicked fails the derivation at once: otherwise the others
+                // would derive every later bucket into memory, waiting for its bucket.
+                Some(joined) = running.join_next() => {
+                    joined.map_err(|e| {
+                        DataFusionError::Internal(format!("bucket worker failed: {e}"))
+                    })?;
+                    continue;
+                }
+            };
+            let Some(derived) = derived else {
                 return Err(stopped_worker(&mut running).await);
             };
             let derived = derived?;
