@@ -104,7 +104,7 @@ impl Engine {
         // Dropping the set (on an error) aborts the workers still running.
         let mut running = tokio::task::JoinSet::new();
         for _ in 0..workers {
-            let worker = self.worker(1, shared).await?;
+            let worker = self.worker(shared).await?;
             running.spawn(work(worker, plan.clone(), done.clone()));
         }
         drop(done);
@@ -118,9 +118,7 @@ impl Engine {
                 // A worker that panicked fails the derivation at once: otherwise the others
                 // would derive every later bucket into memory, waiting for its bucket.
                 Some(joined) = running.join_next() => {
-                    joined.map_err(|e| {
-                        DataFusionError::Internal(format!("bucket worker failed: {e}"))
-                    })?;
+                    joined.map_err(worker_failed)?;
                     continue;
                 }
             };
@@ -142,7 +140,7 @@ impl Engine {
             }
         }
         while let Some(joined) = running.join_next().await {
-            joined.map_err(|e| DataFusionError::Internal(format!("bucket worker: {e}")))?;
+            joined.map_err(worker_failed)?;
         }
         writer.ok_or_else(|| DataFusionError::Internal("no bucket to derive".into()).into())
     }
@@ -288,11 +286,16 @@ async fn work(
     }
 }
 
+/// A worker that panicked (or was cancelled), as the derivation's error.
+fn worker_failed(e: tokio::task::JoinError) -> ComplianceError {
+    DataFusionError::Internal(format!("bucket worker failed: {e}")).into()
+}
+
 /// Why the workers stopped before every bucket was derived (a panic, or else an unknown end).
 async fn stopped_worker(running: &mut tokio::task::JoinSet<()>) -> ComplianceError {
     while let Some(joined) = running.join_next().await {
         if let Err(e) = joined {
-            return DataFusionError::Internal(format!("bucket worker failed: {e}")).into();
+            return worker_failed(e);
         }
     }
     DataFusionError::Internal("the bucket workers stopped before every bucket was derived".into())

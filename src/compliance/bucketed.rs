@@ -1,6 +1,7 @@
 //! A full derivation in bounded memory: pathways derived bucket by bucket and written to the
-//! `pathways` file as each bucket is done, so memory holds one bucket's events, not all of them
-//! (a full derivation in memory peaks at about 430 bytes per event: 4.3 GB at 10M).
+//! `pathways` file as each bucket is done, so memory holds a bucket's events per worker
+//! (`bucket_workers.rs`), not all of them (a full derivation in memory peaks at about 430 bytes
+//! per event: 4.3 GB at 10M).
 //!
 //! Why this is exact: the argument of `incremental.rs`. A pathway's row depends only on the
 //! events carrying its key `(provider_lhb, referral_id)` and on every other copy of their event
@@ -188,8 +189,8 @@ impl Engine {
         };
 
         let count = buckets.len();
-        // Derived two at a time (bucket_workers.rs), each worker with its own session over the
-        // same committed files and copies of repeated ids.
+        // Derived concurrently, one worker per core (bucket_workers.rs), each with its own
+        // session over the same committed files and copies of repeated ids.
         let writer = self
             .derive_concurrently(
                 buckets,

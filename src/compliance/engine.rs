@@ -103,17 +103,11 @@ impl Engine {
     }
 
     /// A bare session for one bucket worker (`bucket_workers.rs`): this session's settings and
-    /// runtime (so its caches and memory are shared) with `partitions` target partitions, the
-    /// hash function, and the tables named in `shared` registered as the same providers as here.
-    pub(crate) async fn worker(
-        &self,
-        partitions: usize,
-        shared: &[&str],
-    ) -> Result<Engine, ComplianceError> {
-        let config = self
-            .ctx
-            .copied_config()
-            .with_target_partitions(partitions.max(1));
+    /// runtime (so its caches and memory are shared) with one target partition (the workers
+    /// are the parallelism), the hash function, and the tables named in `shared` registered as
+    /// the same providers as here.
+    pub(crate) async fn worker(&self, shared: &[&str]) -> Result<Engine, ComplianceError> {
+        let config = self.ctx.copied_config().with_target_partitions(1);
         let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
         hash_udfs::register_hash(&ctx);
         for name in shared {
