@@ -19,8 +19,8 @@ Only dialect differences are translated, with small regex substitutions:
   * `lpmhss_in_<stage>(x)`           -> `(hash(x) IN (SELECT h FROM <stage>))` (lpmhss keeps the
                                           stage as a set behind a scalar function)
 The stages lpmhss materialises in memory (sql/derivation.stages, in that order; see
-src/compliance/engine.rs) are materialised as TABLEs and dropped where lpmhss drops them; the reference tables are the ones lpmhss
-registers.
+src/compliance/engine.rs) are materialised as TABLEs (a stage marked `view` as a VIEW) and dropped
+where lpmhss drops them; the reference tables are the ones lpmhss registers.
 """
 import json
 import os
@@ -59,20 +59,22 @@ def read_rule(sql_dir, name, params=None):
 
 
 def derivation_stages(sql_dir):
-    """(name, [tables dropped after it]) for each stage of the derivation plan."""
+    """(name, [tables dropped after it], is_view) for each stage of the derivation plan."""
     plan = os.path.join(sql_dir, "derivation.stages")
     if not os.path.exists(plan):
-        return [("deduped_events", []), ("effective_events", ["deduped_events"]), ("pathways", [])]
+        return [("deduped_events", [], False), ("effective_events", ["deduped_events"], False),
+                ("pathways", [], False)]
     stages = []
     with open(plan, encoding="utf-8") as f:
         for line in f:
             words = line.split()
             if not words or words[0].startswith("#"):
                 continue
-            # A flag after the name (`set`) is how lpmhss evaluates a stage;
-            # DuckDB needs only the tables released after it.
+            # `set` is how lpmhss tests a stage's hashes (DuckDB reads the table itself);
+            # `view` makes a stage a view in both.
             drops = words[words.index("drop") + 1:] if "drop" in words else []
-            stages.append((words[0], drops))
+            before_drop = words[1:words.index("drop")] if "drop" in words else words[1:]
+            stages.append((words[0], drops, "view" in before_drop))
     return stages
 
 
@@ -80,8 +82,10 @@ def derivation_stages(sql_dir):
 VIEWS = {"events", "scoped_events"}
 
 
-def stage_statements(sql_dir, name, drops):
-    return ([f"CREATE TABLE {name} AS " + read_rule(sql_dir, name)]
+def stage_statements(sql_dir, name, drops, is_view):
+    if is_view:
+        VIEWS.add(name)
+    return ([f"CREATE {'VIEW' if is_view else 'TABLE'} {name} AS " + read_rule(sql_dir, name)]
             + [f"DROP {'VIEW' if t in VIEWS else 'TABLE'} {t}" for t in drops])
 
 

@@ -26,7 +26,7 @@
 //!   written, and the previous table stays in place (the writer is dropped unfinished).
 
 use super::bucket_parts::{split_board, BoardParts};
-use super::bucketed::{timed, Bucket, BOARD};
+use super::bucketed::{read_columns, timed, Bucket, BOARD};
 use super::{ComplianceError, Engine};
 use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
@@ -192,7 +192,8 @@ impl Engine {
         let board = self
             .context()
             .sql(&format!(
-                "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                "SELECT {} FROM {BOARD} e WHERE {} AND ({scope})",
+                read_columns("e"),
                 bucket.on_board("e")
             ))
             .await?;

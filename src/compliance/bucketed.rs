@@ -34,6 +34,22 @@ pub(super) const BOARD: &str = "board_events";
 /// The events of the bucket being derived, read from its part file.
 const OWN: &str = "bucket_events";
 
+/// Columns of `events` that no derivation stage reads (SPEC 4 does not use them). A bucket's
+/// reads leave them out, so they are neither decoded, split into part files nor held.
+const UNREAD_COLUMNS: [&str; 3] = ["intervention_type", "close_reason", "unknown_fields"];
+
+/// The columns of `events` a bucket reads, as `alias.column, …`.
+pub(super) fn read_columns(alias: &str) -> String {
+    crate::landing::events_schema()
+        .fields()
+        .iter()
+        .map(|field| field.name())
+        .filter(|name| !UNREAD_COLUMNS.contains(&name.as_str()))
+        .map(|name| format!("{alias}.{name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One bucket: the pathways of `board` whose referral id hashes to `part` (of `parts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bucket {
@@ -229,7 +245,8 @@ impl Engine {
             None => {
                 self.context()
                     .sql(&format!(
-                        "SELECT * FROM {BOARD} e WHERE {} AND ({scope})",
+                        "SELECT {} FROM {BOARD} e WHERE {} AND ({scope})",
+                        read_columns("e"),
                         bucket.holds("e")
                     ))
                     .await?

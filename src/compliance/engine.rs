@@ -137,6 +137,14 @@ impl Engine {
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
         // Intermediate stages are released as soon as nothing later needs them.
         for stage in rules::derivation() {
+            if stage.as_view {
+                let _ = self.ctx.deregister_table(stage.rule.name)?;
+                self.create_view(stage.rule, &[]).await?;
+                for table in stage.drops {
+                    self.ctx.deregister_table(table)?;
+                }
+                continue;
+            }
             let (_, rows) = self
                 .materialise_in_memory(stage.rule, stage.rule.name, &[])
                 .await?;

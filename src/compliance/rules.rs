@@ -98,6 +98,10 @@ pub struct Stage {
     pub drops: Vec<&'static str>,
     /// Whether the stage's `h` column becomes the set tested by `lpmhss_in_<name>(x)`.
     pub as_set: bool,
+    /// Whether the stage is a view, evaluated inside each later stage that reads it instead of
+    /// being held in memory: for a stage that is cheap to evaluate and read by stages that each
+    /// keep only a part of its rows and columns, holding it would copy every row once more.
+    pub as_view: bool,
 }
 
 /// The rule named `name`.
@@ -117,10 +121,11 @@ pub fn derivation() -> Vec<Stage> {
             let name = words.next().unwrap_or_default();
             let rule = by_name(name)
                 .unwrap_or_else(|| panic!("derivation stage {name} has no sql/{name}.sql"));
-            let (mut as_set, mut drops) = (false, Vec::new());
+            let (mut as_set, mut as_view, mut drops) = (false, false, Vec::new());
             while let Some(word) = words.next() {
                 match word {
                     "set" => as_set = true,
+                    "view" => as_view = true,
                     "drop" => drops.extend(words.by_ref()),
                     other => panic!("derivation stage {name}: unexpected {other}"),
                 }
@@ -129,6 +134,7 @@ pub fn derivation() -> Vec<Stage> {
                 rule,
                 drops,
                 as_set,
+                as_view,
             }
         })
         .collect()
@@ -163,6 +169,53 @@ mod tests {
             }
             seen.push(stage.rule.name);
         }
+    }
+
+    /// Whether `sql` names table `name` as a whole word.
+    fn reads(sql: &str, name: &str) -> bool {
+        sql.match_indices(name).any(|(at, _)| {
+            let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            let before = sql[..at].chars().next_back().is_none_or(|c| !word(c));
+            let after = sql[at + name.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !word(c));
+            before && after
+        })
+    }
+
+    #[test]
+    fn a_view_stage_s_inputs_stay_until_its_last_reader_has_run() {
+        let stages = derivation();
+        let mut earlier: Vec<&str> = vec!["scoped_events"];
+        let mut views = 0;
+        for (at, stage) in stages.iter().enumerate() {
+            if stage.as_view {
+                views += 1;
+                let inputs: Vec<&str> = earlier
+                    .iter()
+                    .copied()
+                    .filter(|t| reads(stage.rule.sql, t))
+                    .collect();
+                let last_reader = stages
+                    .iter()
+                    .rposition(|s| reads(s.rule.sql, stage.rule.name))
+                    .unwrap_or_else(|| panic!("no stage reads view {}", stage.rule.name));
+                for s in &stages[at..last_reader] {
+                    for dropped in &s.drops {
+                        assert!(
+                            !inputs.contains(dropped),
+                            "{} drops {dropped}, which view {} reads, before {} runs",
+                            s.rule.name,
+                            stage.rule.name,
+                            stages[last_reader].rule.name
+                        );
+                    }
+                }
+            }
+            earlier.push(stage.rule.name);
+        }
+        assert!(views > 0, "the plan has no view stage to check");
     }
 
     #[test]
