@@ -340,6 +340,25 @@ mod tests {
     }
 
     #[test]
+    fn no_derivation_stage_reads_a_column_buckets_leave_out() {
+        let stages = crate::compliance::rules::derivation();
+        let sql = stages.iter().map(|s| s.rule.sql);
+        for text in sql.chain([crate::compliance::rules::SCOPED_EVENTS.sql]) {
+            for column in UNREAD_COLUMNS {
+                assert!(!text.contains(column), "a stage reads {column}");
+            }
+        }
+        let read = read_columns("e");
+        assert!(read.starts_with("e.event_id, e.event_type"), "{read}");
+        assert!(!read.contains("close_reason"));
+        assert_eq!(
+            read.split(", ").count(),
+            crate::landing::events_schema().fields().len() - UNREAD_COLUMNS.len(),
+            "every column left out exists in events"
+        );
+    }
+
+    #[test]
     fn only_plain_board_codes_become_buckets() {
         assert_eq!(
             board_of(Path::new("/d/events/lhb=7A1/x.parquet")),

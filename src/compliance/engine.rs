@@ -135,26 +135,24 @@ impl Engine {
     pub(crate) async fn run_derivation_stages(&self) -> Result<(), ComplianceError> {
         // Each stage is evaluated once and held in memory: the later rules refer to their
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
+        // A `view` stage is the exception, evaluated inside each stage that reads it.
         // Intermediate stages are released as soon as nothing later needs them.
         for stage in rules::derivation() {
             if stage.as_view {
                 let _ = self.ctx.deregister_table(stage.rule.name)?;
                 self.create_view(stage.rule, &[]).await?;
-                for table in stage.drops {
-                    self.ctx.deregister_table(table)?;
+            } else {
+                let (_, rows) = self
+                    .materialise_in_memory(stage.rule, stage.rule.name, &[])
+                    .await?;
+                if stage.as_set {
+                    let set = hash_udfs::hash_column(stage.rule.name, &rows)?;
+                    hash_udfs::register_hash_set(
+                        &self.ctx,
+                        &hash_udfs::set_test_name(stage.rule.name),
+                        set,
+                    );
                 }
-                continue;
-            }
-            let (_, rows) = self
-                .materialise_in_memory(stage.rule, stage.rule.name, &[])
-                .await?;
-            if stage.as_set {
-                let set = hash_udfs::hash_column(stage.rule.name, &rows)?;
-                hash_udfs::register_hash_set(
-                    &self.ctx,
-                    &hash_udfs::set_test_name(stage.rule.name),
-                    set,
-                );
             }
             for table in stage.drops {
                 self.ctx.deregister_table(table)?;
