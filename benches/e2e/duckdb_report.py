@@ -82,11 +82,10 @@ def derivation_stages(sql_dir):
 VIEWS = {"events", "scoped_events"}
 
 
-def stage_statements(sql_dir, name, drops, is_view):
-    if is_view:
-        VIEWS.add(name)
+def stage_statements(sql_dir, name, drops, is_view, views):
+    """The statements of one stage; `views` names every view of the plan."""
     return ([f"CREATE {'VIEW' if is_view else 'TABLE'} {name} AS " + read_rule(sql_dir, name)]
-            + [f"DROP {'VIEW' if t in VIEWS else 'TABLE'} {t}" for t in drops])
+            + [f"DROP {'VIEW' if t in views else 'TABLE'} {t}" for t in drops])
 
 
 def fmt_tenths(t):
@@ -105,7 +104,9 @@ def report(sql_dir, data_dir, out, show_sql=False):
     # The stages lpmhss materialises in memory, in its order (sql/derivation.stages, read by
     # src/compliance/engine.rs too), become tables and are dropped when lpmhss releases them.
     # Older layouts without the plan file had deduped_events/effective_events/pathways.
-    statements += [s for stage in derivation_stages(sql_dir) for s in stage_statements(sql_dir, *stage)]
+    stages = derivation_stages(sql_dir)
+    views = VIEWS | {name for name, _, is_view in stages if is_view}
+    statements += [s for stage in stages for s in stage_statements(sql_dir, *stage, views)]
     statements += [
         "CREATE TABLE report_lhbs AS SELECT * FROM (VALUES "
         + ", ".join(f"('{l}', {i + 1})" for i, l in enumerate(["7A1", "7A2", "7A3", "7A4", "7A5", "7A6", "7A7", "WALES"]))

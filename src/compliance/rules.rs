@@ -130,6 +130,11 @@ pub fn derivation() -> Vec<Stage> {
                     other => panic!("derivation stage {name}: unexpected {other}"),
                 }
             }
+            // A view is never collected, so there would be no rows to make a set of.
+            assert!(
+                !(as_set && as_view),
+                "derivation stage {name}: a view cannot be a set"
+            );
             Stage {
                 rule,
                 drops,
