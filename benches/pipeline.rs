@@ -82,7 +82,7 @@ fn ingest_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut g = c.benchmark_group("parquet_write");
     g.throughput(Throughput::Elements(rows.len() as u64));
-    g.bench_function("zstd1_fsync", |b| {
+    g.bench_function("uncompressed_fsync", |b| {
         b.iter(|| write_parquet_file(&dir.path().join("b.parquet"), &batch).unwrap())
     });
     g.finish();
