@@ -26,8 +26,8 @@ const LOOKUP_COLUMNS: [&str; 2] = ["event_id", "referral_id"];
 /// Landed files are not compressed. Every full derivation reads every event, and a compressed
 /// page is decompressed into a new buffer each time (parquet-rs also creates a zstd context per
 /// page), while an uncompressed page is used where it was read. Ten years of Wales derived in
-/// about 9 % less time from uncompressed files (LZ4 gained nothing over zstd), for 60 % more
-/// disk: 274 MB instead of 171 MB for 3.2M events (BENCHMARKS.md). Derived tables, written
+/// 10 % less time from uncompressed files (3.9 → 3.5 s; LZ4 gained nothing over zstd), for 75 %
+/// more disk: 299 MB instead of 171 MB for 3.2M events (BENCHMARKS.md). Derived tables, written
 /// once and read by a few queries, stay compressed.
 fn landed_properties(rows: usize) -> WriterProperties {
     let mut b = common().set_compression(Compression::UNCOMPRESSED);
