@@ -8,7 +8,10 @@
 
 use super::columns::string_array;
 use super::ComplianceError;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array,
+};
+use datafusion::arrow::buffer::{BooleanBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
@@ -65,6 +68,16 @@ pub(super) fn hash64(s: &str) -> u64 {
     h ^ (h >> 33)
 }
 
+/// [`hash64`] of every string of `strings`, NULL where it is NULL. Every slot is hashed (a NULL
+/// slot holds an empty string) and the input's null mask reused, instead of building the result
+/// one `Option` at a time.
+fn hashes_of(strings: &StringArray) -> UInt64Array {
+    let values: ScalarBuffer<u64> = (0..strings.len())
+        .map(|i| hash64(strings.value(i)))
+        .collect();
+    UInt64Array::new(values, strings.nulls().cloned())
+}
+
 /// The SQL name of the 64-bit hash of a string.
 pub(super) const HASH: &str = "lpmhss_hash64";
 
@@ -83,8 +96,7 @@ pub(super) fn register_hash(ctx: &SessionContext) {
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let strings = string_array(&arrays[0], HASH)?;
-            let hashes: UInt64Array = strings.iter().map(|s| s.map(hash64)).collect();
-            Ok(ColumnarValue::Array(Arc::new(hashes) as ArrayRef))
+            Ok(ColumnarValue::Array(Arc::new(hashes_of(strings)) as ArrayRef))
         }),
     );
     ctx.register_udf(udf);
@@ -102,10 +114,10 @@ pub(super) fn register_hash_set(ctx: &SessionContext, name: &str, hashes: HashVa
         Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let strings = string_array(&arrays[0], &label)?;
-            let found: BooleanArray = strings
-                .iter()
-                .map(|s| s.map(|s| hashes.contains(&hash64(s))))
-                .collect();
+            let found = BooleanBuffer::collect_bool(strings.len(), |i| {
+                hashes.contains(&hash64(strings.value(i)))
+            });
+            let found = BooleanArray::new(found, strings.nulls().cloned());
             Ok(ColumnarValue::Array(Arc::new(found) as ArrayRef))
         }),
     );
@@ -145,6 +157,44 @@ mod tests {
             .map(|i| hash64(&format!("REF-{i:04}")) % 8)
             .collect();
         assert_eq!(parts.len(), 8);
+    }
+
+    #[test]
+    fn the_sql_functions_hash_each_value_and_keep_nulls_null() {
+        let strings = StringArray::from(vec![Some("a"), None, Some(""), Some("bb")]);
+        let hashes = hashes_of(&strings);
+        assert_eq!(
+            hashes.iter().collect::<Vec<_>>(),
+            vec![Some(hash64("a")), None, Some(hash64("")), Some(hash64("bb"))]
+        );
+        let sliced = strings.slice(1, 3);
+        assert_eq!(
+            hashes_of(&sliced).iter().collect::<Vec<_>>(),
+            vec![None, Some(hash64("")), Some(hash64("bb"))],
+            "a slice hashes its own values"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_set_test_is_true_for_members_false_for_others_null_for_null() {
+        let ctx = SessionContext::new();
+        let set: HashValues = ["a", "bb"].iter().map(|s| hash64(s)).collect();
+        register_hash_set(&ctx, "lpmhss_in_t", set);
+        let batches = ctx
+            .sql("SELECT lpmhss_in_t(x) AS f FROM (VALUES ('a'), (NULL), ('c'), ('bb')) AS v(x)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let found: Vec<Option<bool>> = batches
+            .iter()
+            .flat_map(|b| {
+                let f = b.column(0).as_any().downcast_ref::<BooleanArray>().unwrap();
+                f.iter().collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(found, vec![Some(true), None, Some(false), Some(true)]);
     }
 
     #[test]
