@@ -182,7 +182,8 @@ impl Engine {
         Ok((schema, rows, events))
     }
 
-    /// Read the board of `bucket` (in scope) once and split it into its buckets' part files.
+    /// Read the board of `bucket` (in scope) once and split it into its buckets' part files,
+    /// except the part of `bucket` itself, kept in memory: this worker derives it next.
     async fn split(
         &self,
         bucket: &Bucket,
@@ -200,7 +201,7 @@ impl Engine {
         // Two boards may be split at once: each into its own directory.
         let dir = scratch.join(format!("board-{}", bucket.board));
         std::fs::create_dir_all(&dir).map_err(|e| ComplianceError::Io(dir.clone(), e))?;
-        split_board(board.execute_stream().await?, bucket.parts, &dir).await
+        split_board(board.execute_stream().await?, bucket.parts, bucket.part, &dir).await
     }
 }
 
