@@ -99,6 +99,11 @@ pub fn write_parquet_replacing_with_metadata(
     super::sync_parent_dir(dest).map_err(io_error(dest))
 }
 
+/// Columns of derived tables with a different value in almost every row (one per pathway or
+/// patient). A dictionary never pays for them: the writer would intern every value until the
+/// dictionary page overflowed, then fall back to plain encoding anyway.
+const UNIQUE_COLUMNS: [&str; 2] = ["referral_id", "patient_pseudo_id"];
+
 /// Properties of a derived table, with `metadata` in its footer.
 pub(super) fn derived_properties(
     metadata: &[(String, String)],
@@ -108,11 +113,15 @@ pub(super) fn derived_properties(
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
     // zstd level 1: close to snappy's speed with noticeably smaller files.
-    common()
+    let mut b = common()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("level 1 is valid"),
         ))
-        .set_key_value_metadata((!pairs.is_empty()).then_some(pairs))
+        .set_key_value_metadata((!pairs.is_empty()).then_some(pairs));
+    for column in UNIQUE_COLUMNS {
+        b = b.set_column_dictionary_enabled(column.into(), false);
+    }
+    b
 }
 
 /// Rows per row group of a derived table (readers parallelise over row groups).
