@@ -235,8 +235,7 @@ impl PartWriter {
         let writer = match self.writer.as_mut() {
             Some(w) => w,
             None => {
-                let file =
-                    File::create(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
+                let file = File::create(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
                 // Uncompressed: see the top of this file.
                 let options = IpcWriteOptions::default();
                 self.writer.insert(FileWriter::try_new_with_options(
@@ -326,7 +325,11 @@ mod tests {
             }
             assert!(board.take(p).unwrap().1.is_empty(), "a part is taken once");
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "files removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "files removed"
+        );
         assert_eq!(seen, 20_000, "every row with a referral, once");
     }
 }

@@ -201,7 +201,13 @@ impl Engine {
         // Two boards may be split at once: each into its own directory.
         let dir = scratch.join(format!("board-{}", bucket.board));
         std::fs::create_dir_all(&dir).map_err(|e| ComplianceError::Io(dir.clone(), e))?;
-        split_board(board.execute_stream().await?, bucket.parts, bucket.part, &dir).await
+        split_board(
+            board.execute_stream().await?,
+            bucket.parts,
+            bucket.part,
+            &dir,
+        )
+        .await
     }
 }
 

@@ -96,7 +96,9 @@ pub(super) fn register_hash(ctx: &SessionContext) {
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let strings = string_array(&arrays[0], HASH)?;
-            Ok(ColumnarValue::Array(Arc::new(hashes_of(strings)) as ArrayRef))
+            Ok(ColumnarValue::Array(
+                Arc::new(hashes_of(strings)) as ArrayRef
+            ))
         }),
     );
     ctx.register_udf(udf);
@@ -165,7 +167,12 @@ mod tests {
         let hashes = hashes_of(&strings);
         assert_eq!(
             hashes.iter().collect::<Vec<_>>(),
-            vec![Some(hash64("a")), None, Some(hash64("")), Some(hash64("bb"))]
+            vec![
+                Some(hash64("a")),
+                None,
+                Some(hash64("")),
+                Some(hash64("bb"))
+            ]
         );
         let sliced = strings.slice(1, 3);
         assert_eq!(
