@@ -1,7 +1,9 @@
 -- pathways: one row per pathway (provider_lhb, referral_id): SPEC 4 rules 2-7 and the inputs
 -- of 6.1 (closures) and 6.2 (clock restarts), from pathway_referrals (rules 2-3),
 -- pathway_events, pathway_assessments (rule 4's dates and counts) and pathway_interventions
--- (rule 5's). Every join and grouping below is on the integer pathway_no.
+-- (rule 5's). Every join and grouping below is on the integer pathway_no. The dates and
+-- flags are joined to the pathway number alone (`timings`), and the referral's own columns
+-- once at the end: a join copies every column it carries, and those include long strings.
 --   rule 4: counted assessment = earliest assessment_date >= referral date; earlier ones flag
 --           assessment_before_referral. Its outcome is that of the latest-recorded assessment
 --           on the counted date (ties: greatest event_id), taken as the maximum of a key that
@@ -55,10 +57,8 @@ orphan AS (
     AND event_type IN ('assessment_undertaken', 'intervention_started')
   GROUP BY provider_lhb, referral_id
 ),
-measured AS (
-  SELECT r.provider_lhb, r.referral_id, r.referral_received_date,
-         r.referral_source, r.patient_pseudo_id, r.age_at_referral,
-         r.sex, r.ethnicity, r.preferred_language, r.wimd_quintile, r.local_authority,
+timings AS (
+  SELECT r.pathway_no,
          a.assessment_date,
          CASE WHEN a.lowest_outcome = a.highest_outcome THEN NULLIF(a.lowest_outcome, '')
               ELSE o.assessment_outcome END AS assessment_outcome,
@@ -76,12 +76,25 @@ measured AS (
          COALESCE(a.assessments_before_referral, 0) > 0 AS flag_assessment_before_referral,
          COALESCE(i.interventions_before_assessment, 0) > 0 AS flag_intervention_before_assessment,
          COALESCE(i.interventions_without_assessment, 0) > 0 AS flag_intervention_without_assessment
-  FROM pathway_referrals r
+  FROM (SELECT pathway_no, referral_received_date, referral_events FROM pathway_referrals) r
   LEFT JOIN pathway_assessments a ON a.pathway_no = r.pathway_no
   LEFT JOIN contested_outcome o ON o.pathway_no = r.pathway_no
   LEFT JOIN pathway_interventions i ON i.pathway_no = r.pathway_no
   LEFT JOIN closure c ON c.pathway_no = r.pathway_no
   LEFT JOIN restarts s ON s.pathway_no = r.pathway_no
+),
+measured AS (
+  SELECT r.provider_lhb, r.referral_id, r.referral_received_date,
+         r.referral_source, r.patient_pseudo_id, r.age_at_referral,
+         r.sex, r.ethnicity, r.preferred_language, r.wimd_quintile, r.local_authority,
+         t.assessment_date, t.assessment_outcome, t.assessment_wait_days,
+         t.intervention_date, t.intervention_wait_days, t.closed_date,
+         t.assessment_clock_restart, t.adjusted_assessment_wait_days,
+         t.intervention_clock_restart, t.adjusted_intervention_wait_days,
+         t.flag_duplicate_referral, t.flag_assessment_before_referral,
+         t.flag_intervention_before_assessment, t.flag_intervention_without_assessment
+  FROM pathway_referrals r
+  JOIN timings t ON t.pathway_no = r.pathway_no
 )
 SELECT provider_lhb, referral_id, TRUE AS has_referral,
        referral_received_date, to_char(referral_received_date, '%Y-%m') AS referral_period,
