@@ -9,7 +9,7 @@ use parquet::arrow::arrow_writer::{
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use std::fs::File;
 use std::path::Path;
@@ -100,8 +100,10 @@ pub fn write_parquet_replacing_with_metadata(
 }
 
 /// Columns of derived tables with a different value in almost every row (one per pathway or
-/// patient). A dictionary never pays for them: the writer would intern every value until the
-/// dictionary page overflowed, then fall back to plain encoding anyway.
+/// patient), in no order. A dictionary never pays for them: the writer would intern every
+/// value until the dictionary page overflowed, then fall back to plain encoding anyway. Nor do
+/// minimum and maximum statistics: every page spans nearly the whole range of ids, so they
+/// would never let a reader skip one, and computing them compared every value.
 const UNIQUE_COLUMNS: [&str; 2] = ["referral_id", "patient_pseudo_id"];
 
 /// Properties of a derived table, with `metadata` in its footer.
@@ -119,7 +121,9 @@ pub(super) fn derived_properties(
         ))
         .set_key_value_metadata((!pairs.is_empty()).then_some(pairs));
     for column in UNIQUE_COLUMNS {
-        b = b.set_column_dictionary_enabled(column.into(), false);
+        b = b
+            .set_column_dictionary_enabled(column.into(), false)
+            .set_column_statistics_enabled(column.into(), EnabledStatistics::None);
     }
     b
 }
