@@ -218,3 +218,44 @@ fn row_groups(batches: &[RecordBatch]) -> Vec<&[RecordBatch]> {
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::schema::types::ColumnPath;
+
+    #[test]
+    fn landed_files_are_uncompressed_with_bloom_filters_on_the_lookup_columns() {
+        let props = landed_properties(1000);
+        for column in ["event_id", "referral_id", "recorded_at"] {
+            let path = ColumnPath::from(column);
+            assert_eq!(
+                props.compression(&path),
+                Compression::UNCOMPRESSED,
+                "{column}"
+            );
+        }
+        assert!(props
+            .bloom_filter_properties(&ColumnPath::from("event_id"))
+            .is_some());
+        assert!(props
+            .bloom_filter_properties(&ColumnPath::from("sex"))
+            .is_none());
+    }
+
+    #[test]
+    fn derived_tables_are_compressed_without_dictionaries_or_statistics_for_unique_ids() {
+        let props = derived_properties(&[]).build();
+        let id = ColumnPath::from("referral_id");
+        let period = ColumnPath::from("referral_period");
+        assert!(matches!(props.compression(&id), Compression::ZSTD(_)));
+        assert!(!props.dictionary_enabled(&id));
+        assert_eq!(props.statistics_enabled(&id), EnabledStatistics::None);
+        assert!(
+            props.dictionary_enabled(&period),
+            "other columns keep theirs"
+        );
+        assert_ne!(props.statistics_enabled(&period), EnabledStatistics::None);
+        assert!(!props.dictionary_enabled(&ColumnPath::from("patient_pseudo_id")));
+    }
+}
