@@ -6,18 +6,11 @@
 -- referral_events > 1 flags duplicate_referral. pathway_no is a dense integer key for the
 -- later stages, whose joins are then on one integer instead of two strings.
 -- Output: pathway_no, provider_lhb, referral_id, referral_received_date, referral_source, patient_pseudo_id, age_at_referral, sex, ethnicity, preferred_language, wimd_quintile, local_authority, referral_events
-WITH candidates AS (
-  SELECT event_id, provider_lhb, referral_id, recorded_at, referral_received_date, referral_source,
-         patient_pseudo_id, age_at_referral, sex, ethnicity, preferred_language, wimd_quintile,
-         local_authority
-  FROM effective_events
-  WHERE event_type = 'referral_received'
-),
-chosen AS (
+WITH chosen AS (
   SELECT COUNT(*) AS referral_events,
          MAX(concat(lpad(CAST(CAST(recorded_at AS BIGINT) + 100000000000000000 AS VARCHAR), 20, '0'),
                     '|', event_id)) AS chosen_key
-  FROM candidates
+  FROM referral_candidates
   GROUP BY provider_lhb, referral_id
 )
 SELECT ROW_NUMBER() OVER () AS pathway_no,
@@ -25,4 +18,4 @@ SELECT ROW_NUMBER() OVER () AS pathway_no,
        c.patient_pseudo_id, c.age_at_referral, c.sex, c.ethnicity, c.preferred_language,
        c.wimd_quintile, c.local_authority, k.referral_events
 FROM chosen k
-JOIN candidates c ON c.event_id = split_part(k.chosen_key, '|', 2)
+JOIN referral_candidates c ON c.event_id = split_part(k.chosen_key, '|', 2)

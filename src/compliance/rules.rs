@@ -35,6 +35,8 @@ pub const DEDUPED_EVENTS: Rule = rule!("deduped_events");
 pub const CONTROL_LINKS: Rule = rule!("control_links");
 /// SPEC 4 rule 1, corrections and retractions.
 pub const EFFECTIVE_EVENTS: Rule = rule!("effective_events");
+/// SPEC 4 rule 2's candidates: the effective referral events.
+pub const REFERRAL_CANDIDATES: Rule = rule!("referral_candidates");
 /// SPEC 4 rules 2–3.
 pub const PATHWAY_REFERRALS: Rule = rule!("pathway_referrals");
 /// The events after the referral, keyed by pathway.
@@ -62,7 +64,7 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 20] = [
+pub const ALL: [Rule; 21] = [
     BREACHES,
     SUSPECT_IDS,
     SUSPECT_EVENTS,
@@ -72,6 +74,7 @@ pub const ALL: [Rule; 20] = [
     CONTROL_LINKS,
     SCOPED_EVENTS,
     EFFECTIVE_EVENTS,
+    REFERRAL_CANDIDATES,
     PATHWAY_REFERRALS,
     PATHWAY_EVENTS,
     PATHWAY_ASSESSMENTS,
