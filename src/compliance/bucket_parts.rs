@@ -187,28 +187,40 @@ pub(crate) fn scratch_dir(parent: &Path) -> Result<tempfile::TempDir, Compliance
         .map_err(io)
 }
 
-/// One part's rows, in batches of about `rows_per_write` rows: in its file, created on its
-/// first rows, or (without a `path`) in memory.
+/// Where a [`PartWriter`] puts its batches.
+enum Sink {
+    /// A file at `path`, created on the first batch (none if the part has no rows). The
+    /// writer is boxed: it is large, and one part of a board is kept in memory instead.
+    File {
+        path: PathBuf,
+        writer: Option<Box<FileWriter<BufWriter<File>>>>,
+    },
+    /// Memory (the part kept for the splitting worker).
+    Memory(Vec<RecordBatch>),
+}
+
+/// One part's rows, in batches of about `rows_per_write` rows, in its file or in memory.
 struct PartWriter {
-    path: Option<PathBuf>,
+    sink: Sink,
     schema: SchemaRef,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     rows_per_write: usize,
-    writer: Option<FileWriter<BufWriter<File>>>,
-    kept: Vec<RecordBatch>,
 }
 
 impl PartWriter {
+    /// A writer to the file at `path`, or to memory for `None`.
     fn new(path: Option<PathBuf>, schema: SchemaRef, rows_per_write: usize) -> PartWriter {
+        let sink = match path {
+            Some(path) => Sink::File { path, writer: None },
+            None => Sink::Memory(Vec::new()),
+        };
         PartWriter {
-            path,
+            sink,
             schema,
             pending: Vec::new(),
             pending_rows: 0,
             rows_per_write,
-            writer: None,
-            kept: Vec::new(),
         }
     }
 
@@ -228,37 +240,42 @@ impl PartWriter {
         let batch = concat_batches(&self.schema, &self.pending)?;
         self.pending.clear();
         self.pending_rows = 0;
-        let Some(path) = &self.path else {
-            self.kept.push(batch);
-            return Ok(());
-        };
-        let writer = match self.writer.as_mut() {
-            Some(w) => w,
-            None => {
-                let file = File::create(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
-                // Uncompressed: see the top of this file.
-                let options = IpcWriteOptions::default();
-                self.writer.insert(FileWriter::try_new_with_options(
-                    BufWriter::new(file),
-                    &self.schema,
-                    options,
-                )?)
+        match &mut self.sink {
+            Sink::Memory(kept) => kept.push(batch),
+            Sink::File { path, writer } => {
+                let writer = match writer {
+                    Some(w) => w,
+                    None => {
+                        let file = File::create(&*path)
+                            .map_err(|e| ComplianceError::Io(path.clone(), e))?;
+                        // Uncompressed: see the top of this file.
+                        let options = IpcWriteOptions::default();
+                        writer.insert(Box::new(FileWriter::try_new_with_options(
+                            BufWriter::new(file),
+                            &self.schema,
+                            options,
+                        )?))
+                    }
+                };
+                writer.write(&batch)?;
             }
-        };
-        writer.write(&batch)?;
+        }
         Ok(())
     }
 
     fn finish(mut self) -> Result<Part, ComplianceError> {
         self.flush()?;
-        match self.writer.take() {
-            Some(mut w) => {
+        Ok(match self.sink {
+            Sink::Memory(kept) => Part::Kept(kept),
+            Sink::File {
+                path,
+                writer: Some(mut w),
+            } => {
                 w.finish()?;
-                Ok(Part::File(self.path))
+                Part::File(Some(path))
             }
-            None if self.path.is_none() => Ok(Part::Kept(self.kept)),
-            None => Ok(Part::File(None)),
-        }
+            Sink::File { writer: None, .. } => Part::File(None),
+        })
     }
 }
 
