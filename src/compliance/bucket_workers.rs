@@ -166,19 +166,26 @@ impl Engine {
             }
             None => None,
         };
+        let step = std::time::Instant::now();
         let (schema, in_scope) = self.bucket_scope(bucket, own, &plan.scope).await?;
         let events = in_scope.iter().map(|b| b.num_rows()).sum();
+        timed("bucket events read", step, None);
         self.replace_table("scoped_events", schema, in_scope)?;
+        let step = std::time::Instant::now();
         self.run_derivation_stages().await?;
-        let (schema, rows) = self
+        timed("bucket stages run", step, None);
+        let step = std::time::Instant::now();
+        let result = self
             .query(&format!(
                 "SELECT * FROM pathways p WHERE {}",
                 bucket.holds("p")
             ))
             .await?;
+        let (schema, rows) = result;
+        timed("bucket rows selected", step, None);
         // Released before the next bucket is read in.
-        self.context().deregister_table("pathways")?;
-        self.context().deregister_table("scoped_events")?;
+        self.release_table("pathways")?;
+        self.release_table("scoped_events")?;
         Ok((schema, rows, events))
     }
 

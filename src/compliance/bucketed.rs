@@ -267,7 +267,7 @@ impl Engine {
         let in_scope = in_scope.collect().await?;
         // The part file's rows now live in `in_scope`; holding them as a table too would keep
         // a copy of them through the whole bucket.
-        let _ = self.context().deregister_table(OWN)?;
+        self.release_table(OWN)?;
         Ok((schema, in_scope))
     }
 }

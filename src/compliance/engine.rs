@@ -4,6 +4,7 @@
 
 use super::hash_udfs;
 use super::rules::{self, Rule};
+use super::stage_plans::StagePlans;
 use super::ComplianceError;
 use crate::event::reference::{self, AGE_GROUPS};
 use crate::landing::{dead_letters_schema, events_schema, DataDir, Table, PARTITION_KEY};
@@ -16,6 +17,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::collect;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
 
@@ -34,6 +36,9 @@ pub struct Engine {
     /// Where a read-only session too large for memory wrote its `pathways` table; removed
     /// when the session ends.
     scratch: std::sync::Mutex<Vec<tempfile::TempDir>>,
+    /// A bucket worker's stage plans, kept from one bucket to the next (`stage_plans.rs`);
+    /// `None` in every other session, which plans each statement as it comes.
+    stage_plans: Option<StagePlans>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,6 +96,7 @@ impl Engine {
             ctx,
             data_dir: data_dir.clone(),
             scratch: std::sync::Mutex::new(Vec::new()),
+            stage_plans: None,
         };
         engine
             .register_landed(Table::Events, events_schema())
@@ -105,7 +111,7 @@ impl Engine {
     /// A bare session for one bucket worker (`bucket_workers.rs`): this session's settings and
     /// runtime (so its caches and memory are shared) with one target partition (the workers
     /// are the parallelism), the hash function, and the tables named in `shared` registered as
-    /// the same providers as here.
+    /// the same providers as here. It keeps its stage plans from bucket to bucket.
     pub(crate) async fn worker(&self, shared: &[&str]) -> Result<Engine, ComplianceError> {
         let config = self.ctx.copied_config().with_target_partitions(1);
         let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
@@ -117,6 +123,7 @@ impl Engine {
             ctx,
             data_dir: self.data_dir.clone(),
             scratch: std::sync::Mutex::new(Vec::new()),
+            stage_plans: Some(StagePlans::default()),
         })
     }
 
@@ -139,26 +146,51 @@ impl Engine {
         // Intermediate stages are released as soon as nothing later needs them.
         for stage in rules::derivation() {
             if stage.as_view {
-                let _ = self.ctx.deregister_table(stage.rule.name)?;
-                self.create_view(stage.rule, &[]).await?;
+                let needed = self
+                    .stage_plans
+                    .as_ref()
+                    .is_none_or(|plans| plans.view_needed(stage.rule.name));
+                if needed {
+                    let _ = self.ctx.deregister_table(stage.rule.name)?;
+                    self.create_view(stage.rule, &[]).await?;
+                }
             } else {
                 let (_, rows) = self
                     .materialise_in_memory(stage.rule, stage.rule.name, &[])
                     .await?;
                 if stage.as_set {
                     let set = hash_udfs::hash_column(stage.rule.name, &rows)?;
-                    hash_udfs::register_hash_set(
-                        &self.ctx,
-                        &hash_udfs::set_test_name(stage.rule.name),
-                        set,
-                    );
+                    let name = hash_udfs::set_test_name(stage.rule.name);
+                    match &self.stage_plans {
+                        Some(plans) => plans.set(&self.ctx, &name, set),
+                        None => {
+                            hash_udfs::register_hash_set(&self.ctx, &name, set);
+                        }
+                    }
                 }
             }
             for table in stage.drops {
-                self.ctx.deregister_table(table)?;
+                self.release_table(table)?;
             }
         }
         Ok(())
+    }
+
+    /// Release table `name`: deregistered, or, in a worker session that keeps it for its
+    /// plans, emptied (`stage_plans.rs`).
+    pub(crate) fn release_table(&self, name: &str) -> Result<(), ComplianceError> {
+        if let Some(plans) = &self.stage_plans {
+            if plans.release(name)? {
+                return Ok(());
+            }
+        }
+        self.ctx.deregister_table(name)?;
+        Ok(())
+    }
+
+    /// The stage plans a worker session keeps, if this is one.
+    pub(super) fn stage_plans(&self) -> Option<&StagePlans> {
+        self.stage_plans.as_ref()
     }
 
     /// Keep `dir` (holding a table this session reads) until the session ends.
@@ -326,6 +358,10 @@ impl Engine {
             seconds = started.elapsed().as_secs_f64(),
             "rule evaluated"
         );
+        if let Some(plans) = &self.stage_plans {
+            plans.replace(&self.ctx, name, schema.clone(), batches.clone())?;
+            return Ok((schema, batches));
+        }
         let _ = self.ctx.deregister_table(name)?;
         let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
         self.ctx.register_table(name, Arc::new(table))?;
@@ -338,6 +374,9 @@ impl Engine {
         rule: Rule,
         params: &[(&str, &str)],
     ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        if let (Some(plans), true) = (&self.stage_plans, params.is_empty()) {
+            return self.run_kept(plans, rule).await;
+        }
         let df = self
             .ctx
             .sql(&rule.render(params))
@@ -349,6 +388,27 @@ impl Engine {
             .await
             .map_err(|e| ComplianceError::rule(rule.name, e))?;
         // The executed plan's schema can differ from the logical one in nullability.
+        let schema = batches.first().map_or(planned, |b| b.schema());
+        Ok((schema, batches))
+    }
+
+    /// Evaluate `rule` from its kept plan (planned now if this is its first bucket).
+    async fn run_kept(
+        &self,
+        plans: &StagePlans,
+        rule: Rule,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+        let logical = plans.plan(&self.ctx, rule, &rule.render(&[])).await?;
+        let state = self.ctx.state();
+        let run = async {
+            let physical = state
+                .query_planner()
+                .create_physical_plan(&logical, &state)
+                .await?;
+            let batches = collect(physical.clone(), self.ctx.task_ctx()).await?;
+            Ok::<_, datafusion::error::DataFusionError>((physical.schema(), batches))
+        };
+        let (planned, batches) = run.await.map_err(|e| ComplianceError::rule(rule.name, e))?;
         let schema = batches.first().map_or(planned, |b| b.schema());
         Ok((schema, batches))
     }

@@ -18,7 +18,7 @@ use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A set of [`hash64`] values. They are hashes already, so the set uses them as they are
 /// instead of hashing them again with the default (SipHash) hasher.
@@ -104,9 +104,19 @@ pub(super) fn register_hash(ctx: &SessionContext) {
     ctx.register_udf(udf);
 }
 
-/// Register `name(s)`: true when the hash of `s` is one of `hashes` (NULL for NULL).
-pub(super) fn register_hash_set(ctx: &SessionContext, name: &str, hashes: HashValues) {
-    let hashes = Arc::new(hashes);
+/// A set of hashes that a registered membership test reads each time it runs, so that a plan
+/// kept from one bucket to the next (`stage_plans.rs`) tests the set of the bucket at hand.
+pub(super) type SharedHashSet = Arc<RwLock<Arc<HashValues>>>;
+
+/// Register `name(s)`: true when the hash of `s` is one of `hashes` (NULL for NULL). Returns
+/// the set the function reads, for a caller that replaces it later.
+pub(super) fn register_hash_set(
+    ctx: &SessionContext,
+    name: &str,
+    hashes: HashValues,
+) -> SharedHashSet {
+    let shared: SharedHashSet = Arc::new(RwLock::new(Arc::new(hashes)));
+    let current = shared.clone();
     let label = name.to_string();
     let udf = create_udf(
         name,
@@ -116,6 +126,11 @@ pub(super) fn register_hash_set(ctx: &SessionContext, name: &str, hashes: HashVa
         Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let strings = string_array(&arrays[0], &label)?;
+            // Read once per batch: one lock, then plain lookups.
+            let hashes = current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             let found = BooleanBuffer::collect_bool(strings.len(), |i| {
                 hashes.contains(&hash64(strings.value(i)))
             });
@@ -124,6 +139,7 @@ pub(super) fn register_hash_set(ctx: &SessionContext, name: &str, hashes: HashVa
         }),
     );
     ctx.register_udf(udf);
+    shared
 }
 
 /// The values of the `h` column (a `UInt64` hash) of `batches`, as a set.

@@ -353,6 +353,9 @@ impl Engine {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<(), ComplianceError> {
+        if let Some(plans) = self.stage_plans() {
+            return plans.replace(self.context(), name, schema, batches);
+        }
         let _ = self.context().deregister_table(name)?;
         let schema = all_nullable(&schema);
         let batches = batches

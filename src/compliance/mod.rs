@@ -21,6 +21,7 @@ mod quality;
 mod repeated_hashes;
 mod report;
 pub mod rules;
+mod stage_plans;
 mod waiting;
 
 pub use breaches::{BreachRow, BREACH_HEADER};
