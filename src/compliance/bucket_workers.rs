@@ -175,13 +175,12 @@ impl Engine {
         self.run_derivation_stages().await?;
         timed("bucket stages run", step, None);
         let step = std::time::Instant::now();
-        let result = self
+        let (schema, rows) = self
             .query(&format!(
                 "SELECT * FROM pathways p WHERE {}",
                 bucket.holds("p")
             ))
             .await?;
-        let (schema, rows) = result;
         timed("bucket rows selected", step, None);
         // Released before the next bucket is read in.
         self.release_table("pathways")?;

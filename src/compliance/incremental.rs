@@ -357,15 +357,24 @@ impl Engine {
             return plans.replace(self.context(), name, schema, batches);
         }
         let _ = self.context().deregister_table(name)?;
-        let schema = all_nullable(&schema);
-        let batches = batches
-            .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (schema, batches) = nullable_rows(&schema, batches)?;
         let table = MemTable::try_new(schema, vec![batches])?;
         self.context().register_table(name, Arc::new(table))?;
         Ok(())
     }
+}
+
+/// `batches` under one schema: `schema` with every column nullable (the same data).
+pub(super) fn nullable_rows(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
+    let schema = all_nullable(schema);
+    let batches = batches
+        .into_iter()
+        .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
 }
 
 /// Per-step timing for `--log-level lpmhss=debug`.

@@ -24,9 +24,9 @@
 //!   constant that would outlive its bucket's set.
 
 use super::hash_udfs::{register_hash_set, HashValues, SharedHashSet};
+use super::incremental::nullable_rows;
 use super::rules::Rule;
 use super::ComplianceError;
-use crate::landing::all_nullable;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -36,6 +36,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::RwLockWriteGuard;
 
 /// The plans, tables and sets one worker session keeps from bucket to bucket.
 #[derive(Default)]
@@ -54,6 +55,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The rows `table` (named `name`) holds, to change. Nothing else holds them at that moment: a
+/// scan takes them only while it is being planned.
+fn held_rows<'a>(
+    table: &'a MemTable,
+    name: &str,
+) -> Result<RwLockWriteGuard<'a, Vec<RecordBatch>>, ComplianceError> {
+    Ok(table.batches[0].try_write().map_err(|_| {
+        DataFusionError::Internal(format!("table {name} is being read while it changes"))
+    })?)
+}
+
 impl StagePlans {
     /// Give table `name` these rows: in the table already registered under the name when its
     /// schema is the same (nullability aside), else in a new one, which makes every kept plan
@@ -65,18 +77,10 @@ impl StagePlans {
         schema: SchemaRef,
         rows: Vec<RecordBatch>,
     ) -> Result<(), ComplianceError> {
-        let schema = all_nullable(&schema);
-        let rows = rows
-            .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (schema, rows) = nullable_rows(&schema, rows)?;
         let existing = lock(&self.tables).get(name).cloned();
         if let Some(table) = existing.filter(|t| t.schema() == schema) {
-            // Nothing else holds the lock: a scan takes it only while it is being planned.
-            let mut held = table.batches[0].try_write().map_err(|_| {
-                DataFusionError::Internal(format!("table {name} is being read while replaced"))
-            })?;
-            *held = rows;
+            *held_rows(&table, name)? = rows;
             return Ok(());
         }
         if lock(&self.tables).contains_key(name) {
@@ -94,10 +98,7 @@ impl StagePlans {
         let Some(table) = lock(&self.tables).get(name).cloned() else {
             return Ok(false);
         };
-        let mut held = table.batches[0].try_write().map_err(|_| {
-            DataFusionError::Internal(format!("table {name} is being read while released"))
-        })?;
-        held.clear();
+        held_rows(&table, name)?.clear();
         Ok(true)
     }
 
@@ -211,11 +212,18 @@ mod tests {
         ids.iter().map(|id| hash64(id)).collect()
     }
 
-    #[tokio::test]
-    async fn a_kept_plan_reads_each_buckets_rows_and_set() {
+    /// A session with the hash function, and plans whose membership test skips nothing yet.
+    fn session() -> (SessionContext, StagePlans) {
         let ctx = SessionContext::new();
         register_hash(&ctx);
         let plans = StagePlans::default();
+        plans.set(&ctx, "lpmhss_in_skipped", skipped(&[]));
+        (ctx, plans)
+    }
+
+    #[tokio::test]
+    async fn a_kept_plan_reads_each_buckets_rows_and_set() {
+        let (ctx, plans) = session();
         let (schema, rows) = numbers(&["a", "b", "c"], &[1, 10, 100], false);
         plans.replace(&ctx, "numbers", schema, rows).unwrap();
         plans.set(&ctx, "lpmhss_in_skipped", skipped(&["b"]));
@@ -232,10 +240,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_of_another_schema_drop_the_kept_plans() {
-        let ctx = SessionContext::new();
-        register_hash(&ctx);
-        let plans = StagePlans::default();
-        plans.set(&ctx, "lpmhss_in_skipped", skipped(&[]));
+        let (ctx, plans) = session();
         let (schema, rows) = numbers(&["a"], &[1], false);
         plans.replace(&ctx, "numbers", schema, rows).unwrap();
         assert_eq!(total(&ctx, &plans).await, 1);
@@ -251,10 +256,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_released_table_is_emptied_and_stays_registered() {
-        let ctx = SessionContext::new();
-        register_hash(&ctx);
-        let plans = StagePlans::default();
-        plans.set(&ctx, "lpmhss_in_skipped", skipped(&[]));
+        let (ctx, plans) = session();
         let (schema, rows) = numbers(&["a"], &[5], false);
         plans.replace(&ctx, "numbers", schema, rows).unwrap();
         assert!(plans.release("numbers").unwrap());
