@@ -1,5 +1,6 @@
 //! The other copies of repeated event ids, which a bucket needs to decide which copy of each of
-//! its ids landed first: found once, up front, for the whole derivation (`bucketed.rs`).
+//! its ids landed first: found once, up front, for the whole derivation, when the tally of
+//! `bucket_ids.rs` showed that some id was held by two buckets (`bucketed.rs`).
 //!
 //! Ids are first grouped by a 64-bit hash (8 bytes per id instead of 36, slice by slice:
 //! `repeated_hashes.rs`), which finds every repeated id plus the odd collision; the rows of those
@@ -41,6 +42,18 @@ pub(super) const FIRST_LANDED_COLUMNS: [&str; 10] = [
 ];
 
 impl Engine {
+    /// `repeated_rows` with no row, for a derivation that checks its ids across buckets after
+    /// the fact instead (`bucket_ids.rs`).
+    pub(super) async fn register_no_repeated_rows(&self) -> Result<(), ComplianceError> {
+        let columns = self
+            .context()
+            .table(COMMITTED)
+            .await?
+            .select_columns(&FIRST_LANDED_COLUMNS)?;
+        let schema: SchemaRef = Arc::new(columns.schema().as_arrow().clone());
+        self.replace_table("repeated_rows", schema, Vec::new())
+    }
+
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
     /// The ids' hashes (about `events`) are grouped slice by slice through files in `scratch`
     /// (`repeated_hashes.rs`), so memory holds one slice of them.

@@ -25,8 +25,9 @@
 //! - A failed bucket fails the derivation: the other workers are stopped, nothing more is
 //!   written, and the previous table stays in place (the writer is dropped unfinished).
 
+use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::{split_board, BoardParts};
-use super::bucketed::{read_columns, timed, Bucket, BOARD};
+use super::bucketed::{read_columns, timed, Bucket, BucketRun, BOARD};
 use super::{ComplianceError, Engine};
 use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
@@ -58,6 +59,8 @@ struct Plan {
     scope: String,
     scratch: PathBuf,
     slots: Arc<Semaphore>,
+    /// Where each bucket tallies its event ids, when they are checked after the fact.
+    ids: Option<Arc<IdsAcrossBuckets>>,
 }
 
 /// One bucket's pathways, waiting to be written.
@@ -71,17 +74,21 @@ struct Derived {
 
 impl Engine {
     /// Derive `buckets` with [`workers`] workers (sessions made from this one, which has
-    /// `shared` registered) and write their pathways to `dest` in plan order. Returns the
-    /// writer, finished by the caller.
+    /// `shared` registered) and write their pathways to `run.dest` in plan order, each bucket
+    /// adding its event ids to `ids` when given. Returns the writer, finished by the caller.
     pub(super) async fn derive_concurrently(
         &self,
         buckets: Vec<Bucket>,
         shared: &[&str],
-        scope: &str,
-        scratch: &Path,
-        dest: &Path,
-        metadata: &[(String, String)],
+        run: &BucketRun<'_>,
+        ids: Option<Arc<IdsAcrossBuckets>>,
     ) -> Result<BackgroundTableWriter, ComplianceError> {
+        let BucketRun {
+            scope,
+            scratch,
+            dest,
+            metadata,
+        } = *run;
         let workers = workers().min(buckets.len()).max(1);
         let boards = buckets
             .iter()
@@ -99,6 +106,7 @@ impl Engine {
             // One more than the workers: a worker that finished a bucket before the one ahead
             // of it can start another instead of idling until that one is written.
             slots: Arc::new(Semaphore::new(workers + 1)),
+            ids,
         });
         let (done, mut finished) = mpsc::unbounded_channel();
         // Dropping the set (on an error) aborts the workers still running.
@@ -169,6 +177,9 @@ impl Engine {
         let step = std::time::Instant::now();
         let (schema, in_scope) = self.bucket_scope(bucket, own, &plan.scope).await?;
         let events = in_scope.iter().map(|b| b.num_rows()).sum();
+        if let Some(ids) = &plan.ids {
+            ids.add_bucket(&in_scope)?;
+        }
         timed("bucket events read", step, None);
         self.replace_table("scoped_events", schema, in_scope)?;
         let step = std::time::Instant::now();

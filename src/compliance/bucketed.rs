@@ -10,16 +10,21 @@
 //! every other copy of their ids, and only the rows of its own keys are kept. Every key is in
 //! exactly one bucket, so every pathway is written exactly once.
 //!
-//! The other copies of repeated ids are found once, up front (`bucket_copies.rs`). A board split
+//! The buckets first run without any copy from another bucket, each tallying its ids, and the
+//! tally is checked once they are done (`bucket_ids.rs`): only when an id was held by two
+//! buckets is the table abandoned and derived again, with the other copies of repeated ids found
+//! first (`bucket_copies.rs`). A board split
 //! in several buckets is read once and split into one scratch file per bucket
 //! (`bucket_parts.rs`), so the cost stays linear in the board's size.
 
 use super::bucket_copies::padded_to;
+use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::scratch_dir;
 use super::bucket_size::{bucket_events_for, resident_bytes};
 use super::bucket_workers::workers;
 use super::derivation_state::VisibleCommits;
 use super::hash_udfs::HASH;
+use super::repeated_hashes::HashTally;
 use super::{ComplianceError, Engine};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -156,14 +161,27 @@ fn board_of(path: &Path) -> Option<String> {
     (!code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric())).then(|| code.into())
 }
 
+/// What every bucket of a derivation reads or writes besides its own plan.
+#[derive(Clone, Copy)]
+pub(super) struct BucketRun<'a> {
+    /// SQL true for the events in scope (`scoped_events.sql`'s predicate).
+    pub(super) scope: &'a str,
+    /// Where split boards' part files go.
+    pub(super) scratch: &'a Path,
+    /// The table written.
+    pub(super) dest: &'a Path,
+    /// Its footer.
+    pub(super) metadata: &'a [(String, String)],
+}
+
 impl Engine {
     /// Derive every pathway bucket by bucket into the table at `dest` (footer `metadata`), then
     /// register `pathways` over that file. `buckets` must cover every board with events (see
     /// [`plan_buckets`]) and not be empty. Only the files of the commit-log entries planned
     /// from are read, never files committed meanwhile: every bucket sees the same store.
     /// `scope` is SQL true for the events that exist (`scoped_events.sql`'s predicate: a
-    /// snapshot's `--as-of`, else `TRUE`). `size` may split the boards again once the copies
-    /// of repeated ids are in memory. Returns how many buckets it derived.
+    /// snapshot's `--as-of`, else `TRUE`). `size` may split the boards again to the memory
+    /// left. Returns how many buckets it derived (the second time, when it derived twice).
     pub(crate) async fn derive_in_buckets(
         &self,
         buckets: &[Bucket],
@@ -180,43 +198,46 @@ impl Engine {
         // Scratch files (slices of the ids' hashes, each split board's parts) go next to the
         // table being written.
         let scratch = scratch_dir(dest.parent().unwrap_or(Path::new(".")))?;
-        let step = std::time::Instant::now();
         let events = buckets.iter().map(|b| b.events).sum();
-        self.register_repeated_rows(events, scope, scratch.path())
-            .await?;
-        timed("copies of repeated ids found", step, None);
-        let buckets = match size {
-            BucketSize::AsPlanned => buckets.to_vec(),
-            BucketSize::ToMemory { budget } => {
-                let resident = resident_bytes();
-                // Every worker holds a bucket at once (bucket_workers.rs).
-                let per_bucket = bucket_events_for(resident, budget, workers() as u64);
-                if resident >= budget {
-                    tracing::warn!(
-                        resident_mb = resident >> 20,
-                        budget_mb = budget >> 20,
-                        "the copies of repeated event ids alone fill compute.memory_mb: \
-                         deriving in the smallest buckets, over the budget"
-                    );
-                }
-                tracing::debug!(per_bucket, "buckets sized to the memory left");
-                resized(buckets, per_bucket)
-            }
-        };
 
-        let count = buckets.len();
+        // First without the copies of repeated ids, each bucket tallying its ids, and checked
+        // after: only ids held by two buckets need them (bucket_ids.rs).
+        self.register_no_repeated_rows().await?;
+        let ids = Arc::new(IdsAcrossBuckets::new(events, scratch.path())?);
+        let planned = sized(buckets, size, HashTally::resident_bytes(events));
+        let run = BucketRun {
+            scope,
+            scratch: scratch.path(),
+            dest,
+            metadata,
+        };
+        let mut count = planned.len();
         // Derived concurrently, one worker per core (bucket_workers.rs), each with its own
         // session over the same committed files and copies of repeated ids.
-        let writer = self
-            .derive_concurrently(
-                buckets,
-                &["repeated_rows"],
-                scope,
-                scratch.path(),
-                dest,
-                metadata,
-            )
+        let mut writer = self
+            .derive_concurrently(planned, &["repeated_rows"], &run, Some(ids.clone()))
             .await?;
+        let step = std::time::Instant::now();
+        let held_by_several = ids.held_by_several()?;
+        timed("ids checked across buckets", step, None);
+        if !held_by_several.is_empty() {
+            tracing::info!(
+                ids = held_by_several.len(),
+                "event ids landed under the pathways of different buckets: deriving again, \
+                 with every copy of every repeated id found first"
+            );
+            writer.abandon().await;
+            self.context().deregister_table("repeated_rows")?;
+            let step = std::time::Instant::now();
+            self.register_repeated_rows(events, scope, scratch.path())
+                .await?;
+            timed("copies of repeated ids found", step, None);
+            let planned = sized(buckets, size, 0);
+            count = planned.len();
+            writer = self
+                .derive_concurrently(planned, &["repeated_rows"], &run, None)
+                .await?;
+        }
         for table in ["repeated_rows", COMMITTED] {
             self.context().deregister_table(table)?;
         }
@@ -269,6 +290,29 @@ impl Engine {
         // a copy of them through the whole bucket.
         self.release_table(OWN)?;
         Ok((schema, in_scope))
+    }
+}
+
+/// `buckets` as they are, or split again to the memory left (`size`) with `reserved` more bytes
+/// about to be held through the derivation besides what the process holds now.
+fn sized(buckets: &[Bucket], size: BucketSize, reserved: u64) -> Vec<Bucket> {
+    match size {
+        BucketSize::AsPlanned => buckets.to_vec(),
+        BucketSize::ToMemory { budget } => {
+            let resident = resident_bytes().saturating_add(reserved);
+            // Every worker holds a bucket at once (bucket_workers.rs).
+            let per_bucket = bucket_events_for(resident, budget, workers() as u64);
+            if resident >= budget {
+                tracing::warn!(
+                    resident_mb = resident >> 20,
+                    budget_mb = budget >> 20,
+                    "what is in memory already would fill compute.memory_mb: deriving in \
+                     the smallest buckets, over the budget"
+                );
+            }
+            tracing::debug!(per_bucket, "buckets sized to the memory left");
+            resized(buckets, per_bucket)
+        }
     }
 }
 

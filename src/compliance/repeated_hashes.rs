@@ -27,49 +27,94 @@ pub(crate) async fn repeated_hashes(
     expected: u64,
     dir: &Path,
 ) -> Result<HashValues, ComplianceError> {
-    let slices = expected.div_ceil(HASHES_PER_SLICE).max(1);
-    if slices == 1 {
-        let mut all = Vec::with_capacity(expected as usize);
-        while let Some(batch) = hashes.next().await {
-            all.extend(column(&batch?)?.iter().flatten());
-        }
-        return Ok(repeated_in(all));
-    }
-    let paths: Vec<PathBuf> = (0..slices)
-        .map(|s| dir.join(format!("hashes-{s}.u64")))
-        .collect();
-    let mut files = paths
-        .iter()
-        .map(|p| {
-            File::create(p)
-                .map(BufWriter::new)
-                .map_err(|e| ComplianceError::Io(p.clone(), e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut tally = HashTally::new(expected, dir)?;
     while let Some(batch) = hashes.next().await {
-        let batch = batch?;
-        for h in column(&batch)?.iter().flatten() {
-            let slice = (h % slices) as usize;
-            files[slice]
-                .write_all(&h.to_le_bytes())
-                .map_err(|e| ComplianceError::Io(paths[slice].clone(), e))?;
+        tally.add(column(&batch?)?.iter().flatten())?;
+    }
+    tally.repeated()
+}
+
+/// Hashes added a batch at a time (by one pass over the store, or by each bucket of a
+/// derivation as it goes: `bucket_ids.rs`), then the ones added more than once.
+pub(crate) struct HashTally {
+    slices: Slices,
+}
+
+/// Where a tally keeps its hashes: in memory when about one slice is expected, else in one
+/// scratch file per slice of the hash space.
+enum Slices {
+    InMemory(Vec<u64>),
+    Files(Vec<(PathBuf, BufWriter<File>)>),
+}
+
+impl HashTally {
+    /// A tally for about `expected` hashes, with its slice files (if any) in `dir`.
+    pub(crate) fn new(expected: u64, dir: &Path) -> Result<Self, ComplianceError> {
+        let slices = expected.div_ceil(HASHES_PER_SLICE).max(1);
+        if slices == 1 {
+            return Ok(HashTally {
+                slices: Slices::InMemory(Vec::with_capacity(expected as usize)),
+            });
         }
+        let files = (0..slices)
+            .map(|s| {
+                let path = dir.join(format!("hashes-{s}.u64"));
+                File::create(&path)
+                    .map(|f| (path.clone(), BufWriter::new(f)))
+                    .map_err(|e| ComplianceError::Io(path, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HashTally {
+            slices: Slices::Files(files),
+        })
     }
-    for (file, path) in files.into_iter().zip(&paths) {
-        file.into_inner()
-            .map_err(|e| ComplianceError::Io(path.clone(), e.into_error()))?;
+
+    /// The most memory a tally of `expected` hashes holds while hashes are added: one slice
+    /// (its files are in the page cache, not the process).
+    pub(crate) fn resident_bytes(expected: u64) -> u64 {
+        expected.min(HASHES_PER_SLICE) * 8
     }
-    let mut repeated = HashValues::default();
-    for path in &paths {
-        let bytes = std::fs::read(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
-        std::fs::remove_file(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
-        let slice: Vec<u64> = bytes
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
-            .collect();
-        repeated.extend(repeated_in(slice));
+
+    /// Count each of `hashes` once more.
+    pub(crate) fn add(&mut self, hashes: impl Iterator<Item = u64>) -> Result<(), ComplianceError> {
+        match &mut self.slices {
+            Slices::InMemory(all) => all.extend(hashes),
+            Slices::Files(files) => {
+                let slices = files.len() as u64;
+                for h in hashes {
+                    let (path, file) = &mut files[(h % slices) as usize];
+                    file.write_all(&h.to_le_bytes())
+                        .map_err(|e| ComplianceError::Io(path.clone(), e))?;
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(repeated)
+
+    /// Every hash added more than once. Removes the slice files.
+    pub(crate) fn repeated(self) -> Result<HashValues, ComplianceError> {
+        let files = match self.slices {
+            Slices::InMemory(all) => return Ok(repeated_in(all)),
+            Slices::Files(files) => files,
+        };
+        let mut paths = Vec::with_capacity(files.len());
+        for (path, file) in files {
+            file.into_inner()
+                .map_err(|e| ComplianceError::Io(path.clone(), e.into_error()))?;
+            paths.push(path);
+        }
+        let mut repeated = HashValues::default();
+        for path in &paths {
+            let bytes = std::fs::read(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
+            std::fs::remove_file(path).map_err(|e| ComplianceError::Io(path.clone(), e))?;
+            let slice: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+                .collect();
+            repeated.extend(repeated_in(slice));
+        }
+        Ok(repeated)
+    }
 }
 
 fn column(batch: &datafusion::arrow::array::RecordBatch) -> Result<&UInt64Array, DataFusionError> {

@@ -114,6 +114,15 @@ impl BackgroundTableWriter {
         self.join().await
     }
 
+    /// Give the table up: the previous one stands. Returns once the encoding thread has
+    /// stopped and removed its temporary file, so that another writer of the same table can
+    /// start.
+    pub async fn abandon(mut self) {
+        self.requests = None;
+        // Its only outcome is "abandoned" (or an earlier encoding error): nothing to report.
+        let _ = self.join().await;
+    }
+
     async fn join(&mut self) -> Result<u64, LandingError> {
         let Some(thread) = self.thread.take() else {
             return Err(abandoned(&self.dest));

@@ -27,7 +27,7 @@ fn feed_with_copies_across_buckets(feed: &std::path::Path) {
 }
 
 /// Ingest `feed` into `dir` with a full derivation under `env`; the number of buckets it
-/// reports (1 when derived all in memory) and its log.
+/// reports (1 when derived all in memory) and its log (at level info).
 fn ingest_full(
     feed: &std::path::Path,
     dir: &std::path::Path,
@@ -40,7 +40,14 @@ fn ingest_full(
         cmd.env(k, v);
     }
     let out = run(cmd
-        .args(["ingest", "--derivation", "full", "--data-dir"])
+        .args([
+            "ingest",
+            "--log-level",
+            "lpmhss=info",
+            "--derivation",
+            "full",
+        ])
+        .arg("--data-dir")
         .arg(dir)
         .arg(feed));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -61,11 +68,33 @@ fn a_derivation_in_buckets_equals_the_reference_derivation() {
     let dir = tmp.path().join("data");
     feed_with_copies_across_buckets(&feed);
     // About 250 events per bucket: every board split in several buckets.
-    let (buckets, _) = ingest_full(&feed, &dir, &[("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")]);
+    let (buckets, log) = ingest_full(&feed, &dir, &[("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")]);
     assert!(
         buckets > 7,
         "every board should be split: {buckets} buckets"
     );
+    // Ids copied under pathways of other buckets are only found once every bucket has run:
+    // the derivation runs again with their copies.
+    assert!(log.contains(DERIVED_AGAIN), "not derived again:\n{log}");
+    assert_matches_reference(&dir);
+}
+
+/// What a derivation logs when ids held by several buckets make it derive again.
+const DERIVED_AGAIN: &str = "deriving again";
+
+#[test]
+fn a_derivation_in_buckets_without_ids_across_buckets_runs_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed.ndjson");
+    let dir = tmp.path().join("data");
+    // Re-sends, corrections and retractions, each within its own pathway.
+    messy_feed(&feed, 6, 300, 31);
+    let (buckets, log) = ingest_full(&feed, &dir, &[("LPMHSS__COMPUTE__BUCKET_EVENTS", "250")]);
+    assert!(
+        buckets > 7,
+        "every board should be split: {buckets} buckets"
+    );
+    assert!(!log.contains(DERIVED_AGAIN), "derived twice:\n{log}");
     assert_matches_reference(&dir);
 }
 
