@@ -5,10 +5,7 @@
 -- finds them. A collision only adds an id that did not need to be here, which rule 1 then treats
 -- exactly (all copies of an id share its hash), so no hash can change a result.
 -- Output: h
-SELECT lpmhss_hash64(event_id) AS h
-FROM scoped_events
-GROUP BY 1
-HAVING COUNT(*) > 1 OR bool_or(supersedes IS NOT NULL OR retracts IS NOT NULL)
+SELECT h FROM id_hashes WHERE copies > 1 OR controls
 UNION
 SELECT lpmhss_hash64(supersedes) FROM scoped_events WHERE supersedes IS NOT NULL
 UNION

@@ -7,18 +7,18 @@
 //! rows: 0.5 s of the 3.3 s a full derivation of ten years of Wales took, with one core often
 //! idle. Ids reused across pathways are rare (a board system re-issuing ids; none in ten years of
 //! the simulated feed: every re-send keeps its pathway), so the derivation first runs without
-//! them, each bucket adding the distinct hashes of its ids here, and only when some hash was
+//! them, each bucket adding the hashes of its ids here, and only when some hash was
 //! added by two buckets does it derive again with every copy found first.
 //!
 //! A hash added twice may be two different ids (a collision): that costs a second derivation,
 //! never a wrong row. An id repeated within one bucket is not counted twice: the bucket's own
-//! SQL sees both copies (`sql/deduped_events.sql`).
+//! SQL sees both copies (`sql/deduped_events.sql`): each bucket adds the rows of its
+//! `id_hashes` stage, every id it holds once.
 
-use super::columns::string_array;
-use super::hash_udfs::{hash64, HashValues};
+use super::hash_udfs::HashValues;
 use super::repeated_hashes::HashTally;
 use super::ComplianceError;
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::error::DataFusionError;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -37,26 +37,21 @@ impl IdsAcrossBuckets {
         })
     }
 
-    /// Count the distinct event ids of one bucket's events in scope (`events`).
-    pub(super) fn add_bucket(&self, events: &[RecordBatch]) -> Result<(), ComplianceError> {
-        let rows = events.iter().map(RecordBatch::num_rows).sum();
-        let mut distinct = HashValues::with_capacity_and_hasher(rows, Default::default());
-        for batch in events {
-            let ids = batch.column_by_name("event_id").ok_or_else(|| {
-                DataFusionError::Internal("a bucket's events have no event_id".into())
-            })?;
-            let ids = string_array(ids, "event_id")?;
-            distinct.extend(
-                (0..ids.len())
-                    .filter(|&i| ids.is_valid(i))
-                    .map(|i| hash64(ids.value(i))),
-            );
-        }
+    /// Count one bucket's ids: the rows of its `id_hashes` stage (`sql/id_hashes.sql`), which
+    /// hold each of its ids once, by hash (the stage groups by it).
+    pub(super) fn add_bucket(&self, id_hashes: &[RecordBatch]) -> Result<(), ComplianceError> {
         let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
-        match tally.as_mut() {
-            Some(tally) => tally.add(distinct.into_iter()),
-            None => Err(DataFusionError::Internal("ids tallied after the check".into()).into()),
+        let Some(tally) = tally.as_mut() else {
+            return Err(DataFusionError::Internal("ids tallied after the check".into()).into());
+        };
+        for batch in id_hashes {
+            let hashes = batch
+                .column_by_name("h")
+                .and_then(|h| h.as_any().downcast_ref::<UInt64Array>())
+                .ok_or_else(|| DataFusionError::Internal("id_hashes has no UInt64 h".into()))?;
+            tally.add(hashes.iter().flatten())?;
         }
+        Ok(())
     }
 
     /// The hashes added by more than one bucket: empty when no id was held by two buckets.
@@ -76,30 +71,29 @@ impl IdsAcrossBuckets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use crate::compliance::hash_udfs::hash64;
+    use datafusion::arrow::array::ArrayRef;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
 
-    fn events(ids: &[Option<&str>]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "event_id",
-            DataType::Utf8,
-            true,
-        )]));
+    /// A bucket's `id_hashes` rows for `ids` (each once, as the stage gives them).
+    fn id_hashes(ids: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("h", DataType::UInt64, true)]));
+        let hashes: Vec<u64> = ids.iter().map(|id| hash64(id)).collect();
         RecordBatch::try_new(
             schema,
-            vec![Arc::new(StringArray::from(ids.to_vec())) as ArrayRef],
+            vec![Arc::new(UInt64Array::from(hashes)) as ArrayRef],
         )
         .unwrap()
     }
 
     #[test]
-    fn an_id_repeated_within_a_bucket_is_not_held_by_several() {
+    fn ids_each_held_by_one_bucket_are_held_by_no_two() {
         let dir = tempfile::tempdir().unwrap();
         let ids = IdsAcrossBuckets::new(10, dir.path()).unwrap();
-        ids.add_bucket(&[events(&[Some("a"), Some("b")]), events(&[Some("a"), None])])
+        ids.add_bucket(&[id_hashes(&["a", "b"]), id_hashes(&["c"])])
             .unwrap();
-        ids.add_bucket(&[events(&[Some("c"), None])]).unwrap();
+        ids.add_bucket(&[id_hashes(&["d"])]).unwrap();
         assert!(ids.held_by_several().unwrap().is_empty());
     }
 
@@ -108,10 +102,9 @@ mod tests {
         for expected in [10, 3 * super::super::repeated_hashes::HASHES_PER_SLICE] {
             let dir = tempfile::tempdir().unwrap();
             let ids = IdsAcrossBuckets::new(expected, dir.path()).unwrap();
-            ids.add_bucket(&[events(&[Some("a"), Some("b"), Some("b")])])
-                .unwrap();
-            ids.add_bucket(&[events(&[Some("c")])]).unwrap();
-            ids.add_bucket(&[events(&[Some("b"), Some("d")])]).unwrap();
+            ids.add_bucket(&[id_hashes(&["a", "b"])]).unwrap();
+            ids.add_bucket(&[id_hashes(&["c"])]).unwrap();
+            ids.add_bucket(&[id_hashes(&["b", "d"])]).unwrap();
             let several = ids.held_by_several().unwrap();
             assert_eq!(several, [hash64("b")].into_iter().collect::<HashValues>());
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

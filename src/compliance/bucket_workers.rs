@@ -28,7 +28,7 @@
 use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::{split_board, BoardParts};
 use super::bucketed::{read_columns, timed, Bucket, BucketRun, BOARD};
-use super::{ComplianceError, Engine};
+use super::{rules, ComplianceError, Engine};
 use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -177,13 +177,15 @@ impl Engine {
         let step = std::time::Instant::now();
         let (schema, in_scope) = self.bucket_scope(bucket, own, &plan.scope).await?;
         let events = in_scope.iter().map(|b| b.num_rows()).sum();
-        if let Some(ids) = &plan.ids {
-            ids.add_bucket(&in_scope)?;
-        }
         timed("bucket events read", step, None);
         self.replace_table("scoped_events", schema, in_scope)?;
         let step = std::time::Instant::now();
-        self.run_derivation_stages().await?;
+        self.run_derivation_stages_seeing(|stage, rows| match &plan.ids {
+            // Every id of the bucket once, by hash: what the tally needs.
+            Some(ids) if stage == rules::ID_HASHES.name => ids.add_bucket(rows),
+            _ => Ok(()),
+        })
+        .await?;
         timed("bucket stages run", step, None);
         let step = std::time::Instant::now();
         let (schema, rows) = self

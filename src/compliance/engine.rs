@@ -149,6 +149,15 @@ impl Engine {
 
     /// The stages of `sql/derivation.stages` over whatever `scoped_events` holds.
     pub(crate) async fn run_derivation_stages(&self) -> Result<(), ComplianceError> {
+        self.run_derivation_stages_seeing(|_, _| Ok(())).await
+    }
+
+    /// [`Self::run_derivation_stages`], showing `seen` each held stage's rows as they are
+    /// evaluated (before any later stage releases them).
+    pub(crate) async fn run_derivation_stages_seeing(
+        &self,
+        mut seen: impl FnMut(&str, &[RecordBatch]) -> Result<(), ComplianceError>,
+    ) -> Result<(), ComplianceError> {
         // Each stage is evaluated once and held in memory: the later rules refer to their
         // inputs many times, and DataFusion would otherwise re-plan and re-run them each time.
         // A `view` stage is the exception, evaluated inside each stage that reads it.
@@ -167,6 +176,7 @@ impl Engine {
                 let (_, rows) = self
                     .materialise_in_memory(stage.rule, stage.rule.name, &[])
                     .await?;
+                seen(stage.rule.name, &rows)?;
                 if stage.as_set {
                     let set = hash_udfs::hash_column(stage.rule.name, &rows)?;
                     let name = hash_udfs::set_test_name(stage.rule.name);

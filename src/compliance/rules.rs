@@ -21,6 +21,8 @@ macro_rules! rule {
 
 /// Landed events visible at the snapshot time.
 pub const SCOPED_EVENTS: Rule = rule!("scoped_events");
+/// SPEC 4 rule 1's input: every id in scope (as a hash), its copies, whether it controls.
+pub const ID_HASHES: Rule = rule!("id_hashes");
 /// SPEC 4 rule 1: the ids (as hashes) whose events rule 1 can change.
 pub const SUSPECT_IDS: Rule = rule!("suspect_ids");
 /// SPEC 4 rule 1: every copy of those ids.
@@ -64,8 +66,9 @@ pub const DEAD_LETTER_SUMMARY: Rule = rule!("dead_letter_summary");
 pub const BREACHES: Rule = rule!("breaches");
 
 /// Every rule, for documentation and tests.
-pub const ALL: [Rule; 21] = [
+pub const ALL: [Rule; 22] = [
     BREACHES,
+    ID_HASHES,
     SUSPECT_IDS,
     SUSPECT_EVENTS,
     REPEATED_EVENT_IDS,
