@@ -16,7 +16,7 @@ FROM (
   SELECT provider_lhb, referral_period, 'intervention_without_assessment'
   FROM pathways WHERE flag_intervention_without_assessment
   UNION ALL
-  SELECT provider_lhb, to_char(orphan_first_date, '%Y-%m'), 'orphan_event'
+  SELECT provider_lhb, lpmhss_period(orphan_first_date), 'orphan_event'
   FROM pathways WHERE flag_orphan_event
 ) flagged
 GROUP BY provider_lhb, period, flag

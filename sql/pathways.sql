@@ -97,19 +97,19 @@ measured AS (
   JOIN timings t ON t.pathway_no = r.pathway_no
 )
 SELECT provider_lhb, referral_id, TRUE AS has_referral,
-       referral_received_date, to_char(referral_received_date, '%Y-%m') AS referral_period,
+       referral_received_date, lpmhss_period(referral_received_date) AS referral_period,
        age_at_referral,
        CASE WHEN age_at_referral IS NULL THEN 'unknown'
             WHEN age_at_referral < 18 THEN 'under_18'
             ELSE '18_plus' END AS age_group,
        referral_source, patient_pseudo_id, sex, ethnicity, preferred_language, wimd_quintile, local_authority,
-       assessment_date, to_char(assessment_date, '%Y-%m') AS assessment_period, assessment_outcome,
+       assessment_date, lpmhss_period(assessment_date) AS assessment_period, assessment_outcome,
        assessment_wait_days,
        CASE WHEN assessment_wait_days IS NULL THEN NULL
             WHEN assessment_wait_days <= 28 THEN 'within_28'
             WHEN assessment_wait_days <= 56 THEN '29_to_56'
             ELSE 'over_56' END AS assessment_band,
-       intervention_date, to_char(intervention_date, '%Y-%m') AS intervention_period,
+       intervention_date, lpmhss_period(intervention_date) AS intervention_period,
        intervention_wait_days,
        CASE WHEN intervention_wait_days IS NULL THEN NULL
             WHEN intervention_wait_days <= 28 THEN 'within_28'

@@ -7,6 +7,7 @@ usage: duckdb_report.py --sql-dir SQL_DIR --data-dir DIR [--out FILE] [--show-sq
 
 Only dialect differences are translated, with small regex substitutions:
   * `to_char(x, '%Y-%m')`            -> `strftime(x, '%Y-%m')`
+  * `lpmhss_period(x)`               -> `strftime(x, '%Y-%m')` (lpmhss's faster to_char of a month)
   * `CAST(<date expr> AS INT)`        -> `(<date expr> - DATE '1970-01-01')` (days since epoch;
                                           DuckDB cannot cast DATE to INT; the SQL only casts
                                           dates to INT, apart from `CAST(NULL AS INT)`)
@@ -27,6 +28,7 @@ import os
 import re
 import sys
 
+PERIOD = re.compile(r"\blpmhss_period\(([^()]*)\)")
 IN_SET = re.compile(r"\blpmhss_in_(\w+)\(([^()]*)\)")
 CAST_TS_BIGINT = re.compile(r"CAST\(([\w.]*(?:_at|_time))\s+AS\s+BIGINT\)")
 CAST_INT = re.compile(r"CAST\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))+?) AS INT\)")
@@ -36,6 +38,7 @@ def translate(sql: str, params: dict) -> str:
     for k, v in params.items():
         sql = sql.replace("{" + k + "}", v)
     sql = re.sub(r"\bto_char\(", "strftime(", sql)
+    sql = PERIOD.sub(r"strftime(\1, '%Y-%m')", sql)
     sql = IN_SET.sub(r"(hash(\2) IN (SELECT h FROM \1))", sql)
     sql = re.sub(r"\blpmhss_hash64\(", "hash(", sql)
 

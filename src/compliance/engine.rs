@@ -3,6 +3,7 @@
 //! into an in-memory `pathways` table that every report reuses.
 
 use super::hash_udfs;
+use super::period_udf;
 use super::rules::{self, Rule};
 use super::stage_plans::StagePlans;
 use super::ComplianceError;
@@ -97,6 +98,7 @@ impl Engine {
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         hash_udfs::register_hash(&ctx);
+        period_udf::register_period(&ctx);
         let engine = Engine {
             ctx,
             data_dir: data_dir.clone(),
@@ -125,6 +127,7 @@ impl Engine {
             .with_batch_size(WORKER_BATCH_ROWS);
         let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
         hash_udfs::register_hash(&ctx);
+        period_udf::register_period(&ctx);
         for name in shared {
             ctx.register_table(*name, self.ctx.table_provider(*name).await?)?;
         }

@@ -18,6 +18,7 @@ mod hash_udfs;
 mod incremental;
 mod materialise;
 mod month;
+mod period_udf;
 mod quality;
 mod repeated_hashes;
 mod report;
