@@ -92,6 +92,10 @@ impl Engine {
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(true);
         config.options_mut().execution.parquet.pushdown_filters = selective;
+        // `VARCHAR` is a plain string, not a string view: derived tables then hold one string
+        // type (every Parquet reader knows it; pyarrow before 16 and Spark do not know views),
+        // and no stage casts a column to a view to union it with a `CAST(NULL AS VARCHAR)`.
+        config.options_mut().sql_parser.map_string_types_to_utf8view = false;
         let runtime = RuntimeEnvBuilder::new()
             .with_metadata_cache_limit(METADATA_CACHE_BYTES)
             .with_file_statistics_cache_limit(FILE_STATISTICS_CACHE_BYTES)

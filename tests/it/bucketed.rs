@@ -96,6 +96,33 @@ fn a_derivation_in_buckets_without_ids_across_buckets_runs_once() {
     );
     assert!(!log.contains(DERIVED_AGAIN), "derived twice:\n{log}");
     assert_matches_reference(&dir);
+    assert_text_is_plain_strings(&dir);
+}
+
+/// Every text column of the `pathways` file under `dir` is a plain Arrow string: readers that do
+/// not know string views (pyarrow before 16, Spark) read it. DataFusion's SQL would otherwise
+/// make `CAST(… AS VARCHAR)` a view, and the columns a union meets it in with it.
+fn assert_text_is_plain_strings(dir: &std::path::Path) {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::read_dir(dir.join("pathways"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .expect("a pathways file");
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+    let views: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8))
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(
+        views.is_empty(),
+        "text columns that are not plain strings: {views:?}"
+    );
 }
 
 #[test]
@@ -108,6 +135,7 @@ fn a_computation_sizes_its_buckets_to_the_memory_left() {
     let (buckets, log) = ingest_full(&feed, &roomy, &[]);
     assert_eq!(buckets, 1, "expected an in-memory derivation:\n{log}");
     assert_matches_reference(&roomy);
+    assert_text_is_plain_strings(&roomy);
     // A budget the process is already over: buckets of the smallest size, one per board
     // here, with a warning, and the same pathways.
     let tight = tmp.path().join("tight");
