@@ -28,6 +28,7 @@
 use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::{split_board, BoardParts};
 use super::bucketed::{read_columns, timed, Bucket, BucketRun, BOARD};
+use super::incremental::nullable_rows;
 use super::{rules, ComplianceError, Engine};
 use crate::landing::BackgroundTableWriter;
 use datafusion::arrow::array::RecordBatch;
@@ -180,20 +181,36 @@ impl Engine {
         timed("bucket events read", step, None);
         self.replace_table("scoped_events", schema, in_scope)?;
         let step = std::time::Instant::now();
-        self.run_derivation_stages_seeing(|stage, rows| match &plan.ids {
-            // Every id of the bucket once, by hash: what the tally needs.
-            Some(ids) if stage == rules::ID_HASHES.name => ids.add_bucket(rows),
-            _ => Ok(()),
+        let mut derived: Option<(SchemaRef, Vec<RecordBatch>)> = None;
+        self.run_derivation_stages_seeing(|stage, rows| {
+            match &plan.ids {
+                // Every id of the bucket once, by hash: what the tally needs.
+                Some(ids) if stage == rules::ID_HASHES.name => ids.add_bucket(rows)?,
+                // No copy from another bucket is in scope when ids are checked after the fact,
+                // so every pathway derived is one of this bucket's own.
+                Some(_) if stage == rules::PATHWAYS.name => {
+                    if let Some(first) = rows.first() {
+                        derived = Some(nullable_rows(&first.schema(), rows.to_vec())?);
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
         })
         .await?;
         timed("bucket stages run", step, None);
         let step = std::time::Instant::now();
-        let (schema, rows) = self
-            .query(&format!(
-                "SELECT * FROM pathways p WHERE {}",
-                bucket.holds("p")
-            ))
-            .await?;
+        let (schema, rows) = match derived {
+            Some(own) => own,
+            // Copies held under other buckets' keys derive (orphan) rows of those keys too.
+            None => {
+                self.query(&format!(
+                    "SELECT * FROM pathways p WHERE {}",
+                    bucket.holds("p")
+                ))
+                .await?
+            }
+        };
         timed("bucket rows selected", step, None);
         // Released before the next bucket is read in.
         self.release_table("pathways")?;
