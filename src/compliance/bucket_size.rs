@@ -1,7 +1,8 @@
 //! How big a computation's buckets are when nobody fixed their size (`compute.bucket_events`
-//! unset): sized to the memory left under `compute.memory_mb`, measured after the copies of
-//! repeated ids are found and before the first bucket, so the same setting gives few large
-//! buckets on a small store and more, smaller ones where the store's copies already take room.
+//! unset): sized to the memory left under `compute.memory_mb`, measured before the first bucket
+//! (after the copies of repeated ids are found, when a derivation needs them), so the same
+//! setting gives few large buckets on a small store and more, smaller ones where the process
+//! already holds more.
 //! The memory left is shared by the workers that derive buckets at once (`bucket_workers.rs`).
 //!
 //! Fewer buckets are faster (each costs a scan and, for a split board, a pass over its part
@@ -12,10 +13,12 @@
 /// at 3.2M: benches/e2e/NOTES.md), rounded up.
 pub(crate) const IN_MEMORY_BYTES_PER_EVENT: u64 = 512;
 
-/// Measured growth of resident memory per event of the buckets derived at once, rounded up:
-/// about 670 bytes with two workers in buckets of 250,000 events at 50M (560 bytes for one
-/// bucket of 730,000 at a time, 530 for 703,000 at ten years of Wales, before the workers).
-pub(crate) const BYTES_PER_BUCKET_EVENT: u64 = 704;
+/// Resident memory per event of the buckets derived at once, from the peaks measured at 50M
+/// with two workers (benches/e2e/NOTES.md): sized at 704 bytes (buckets of 522,000 events, since
+/// the copies of repeated ids no longer take room first) the computation peaked at 987 MiB
+/// against its 800; at 896 (410,000 events) at 867 MiB. Ten years of Wales peaks lower per event
+/// (560–640 bytes): the splitting of boards and the writer weigh more at 50M.
+pub(crate) const BYTES_PER_BUCKET_EVENT: u64 = 896;
 
 /// The smallest bucket sized to memory: below this the fixed cost per bucket dominates, and a
 /// store whose copies alone fill the budget still makes progress (over the budget, with a
@@ -61,7 +64,8 @@ mod tests {
             bucket_events_for(128 * MB, 800 * MB, 2),
             672 * MB / BYTES_PER_BUCKET_EVENT / 2
         );
-        // 50M events: the copies take 610 MB, so buckets are a third of that size.
+        // A process holding 610 MB already (the copies of repeated ids at 50M, when a
+        // derivation needs them): buckets a third of that size.
         assert_eq!(
             bucket_events_for(610 * MB, 800 * MB, 1),
             190 * MB / BYTES_PER_BUCKET_EVENT
