@@ -213,7 +213,7 @@ impl Engine {
         };
         let mut count = planned.len();
         // Derived concurrently, one worker per core (bucket_workers.rs), each with its own
-        // session over the same committed files and copies of repeated ids.
+        // session over the same committed files and `repeated_rows` (no row this time).
         let mut writer = self
             .derive_concurrently(planned, &["repeated_rows"], &run, Some(ids.clone()))
             .await?;
