@@ -178,40 +178,53 @@ fn reader_pathways(
 #[test]
 fn a_reader_over_its_memory_budget_derives_in_buckets_and_sees_the_same_pathways() {
     let tmp = tempfile::tempdir().unwrap();
-    let feed = tmp.path().join("feed.ndjson");
-    let dir = tmp.path().join("data");
-    messy_feed(&feed, 6, 300, 47);
-    let out = run(lpmhss()
-        .args(["ingest", "--no-compute", "--data-dir"])
-        .arg(&dir)
-        .arg(&feed));
-    assert!(
-        out.status.success(),
-        "ingest failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Once with ids only within their pathways, once with ids copied across buckets: the
+    // reader's buckets then run again with every copy, into a new scratch table.
+    for (name, copies_across) in [("messy", false), ("copies", true)] {
+        let feed = tmp.path().join(format!("{name}.ndjson"));
+        let dir = tmp.path().join(name);
+        if copies_across {
+            feed_with_copies_across_buckets(&feed);
+        } else {
+            messy_feed(&feed, 6, 300, 47);
+        }
+        let out = run(lpmhss()
+            .args(["ingest", "--no-compute", "--data-dir"])
+            .arg(&dir)
+            .arg(&feed));
+        assert!(
+            out.status.success(),
+            "ingest failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
 
-    // No computation yet: every reader derives everything. A budget of 1 MiB holds about
-    // 2,000 events, so the derivation is split in buckets of about 1,000.
-    for as_of in [None, Some("2025-04-15T12:00:00Z")] {
-        let (in_memory, log) = reader_pathways(&dir, Some("100000"), as_of);
-        assert!(
-            !log.contains("buckets"),
-            "expected one derivation in memory:\n{log}"
-        );
-        let (bucketed, log) = reader_pathways(&dir, Some("1"), as_of);
-        assert!(
-            log.contains("buckets"),
-            "expected a derivation in buckets:\n{log}"
-        );
-        assert!(
-            in_memory.lines().count() > 100,
-            "too few pathways to compare"
-        );
-        assert!(
-            bucketed == in_memory,
-            "as of {as_of:?}: bucketed pathways differ"
-        );
+        // No computation yet: every reader derives everything. A budget of 1 MiB holds about
+        // 2,000 events, so the derivation is split in buckets of about 1,000.
+        for as_of in [None, Some("2025-04-15T12:00:00Z")] {
+            let (in_memory, log) = reader_pathways(&dir, Some("100000"), as_of);
+            assert!(
+                !log.contains("buckets"),
+                "expected one derivation in memory:\n{log}"
+            );
+            let (bucketed, log) = reader_pathways(&dir, Some("1"), as_of);
+            assert!(
+                log.contains("buckets"),
+                "expected a derivation in buckets:\n{log}"
+            );
+            assert_eq!(
+                log.contains(DERIVED_AGAIN),
+                copies_across,
+                "{name} as of {as_of:?}: derived again or not as expected?\n{log}"
+            );
+            assert!(
+                in_memory.lines().count() > 100,
+                "too few pathways to compare"
+            );
+            assert!(
+                bucketed == in_memory,
+                "{name} as of {as_of:?}: bucketed pathways differ"
+            );
+        }
     }
 }
 
