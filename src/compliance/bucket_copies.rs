@@ -56,13 +56,14 @@ impl Engine {
 
     /// `repeated_rows`: every column of every copy of every event id landed more than once.
     /// The ids' hashes (about `events`) are grouped slice by slice through files in `scratch`
-    /// (`repeated_hashes.rs`), so memory holds one slice of them.
+    /// (`repeated_hashes.rs`), so memory holds one slice of them. Returns the bytes the table
+    /// holds.
     pub(super) async fn register_repeated_rows(
         &self,
         events: u64,
         scope: &str,
         scratch: &Path,
-    ) -> Result<(), ComplianceError> {
+    ) -> Result<u64, ComplianceError> {
         let step = std::time::Instant::now();
         let hashes = self
             .context()
@@ -102,7 +103,9 @@ impl Engine {
             )
             .await?;
         self.context().deregister_table("repeated_candidates")?;
-        self.replace_table("repeated_rows", schema, rows)
+        let bytes = rows.iter().map(|b| b.get_array_memory_size() as u64).sum();
+        self.replace_table("repeated_rows", schema, rows)?;
+        Ok(bytes)
     }
 }
 

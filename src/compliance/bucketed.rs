@@ -204,7 +204,12 @@ impl Engine {
         // after: only ids held by two buckets need them (bucket_ids.rs).
         self.register_no_repeated_rows().await?;
         let ids = Arc::new(IdsAcrossBuckets::new(events, scratch.path())?);
-        let planned = sized(buckets, size, HashTally::resident_bytes(events));
+        let resident = resident_bytes();
+        let planned = sized(
+            buckets,
+            size,
+            resident.saturating_add(HashTally::resident_bytes(events)),
+        );
         let run = BucketRun {
             scope,
             scratch: scratch.path(),
@@ -229,10 +234,13 @@ impl Engine {
             writer.abandon().await;
             self.context().deregister_table("repeated_rows")?;
             let step = std::time::Instant::now();
-            self.register_repeated_rows(events, scope, scratch.path())
+            let copies = self
+                .register_repeated_rows(events, scope, scratch.path())
                 .await?;
             timed("copies of repeated ids found", step, None);
-            let planned = sized(buckets, size, 0);
+            // What the first attempt held is free again, but the allocator may keep it and the
+            // process's resident size still count it: sized from what was resident before it.
+            let planned = sized(buckets, size, resident.saturating_add(copies));
             count = planned.len();
             writer = self
                 .derive_concurrently(planned, &["repeated_rows"], &run, None)
@@ -293,13 +301,12 @@ impl Engine {
     }
 }
 
-/// `buckets` as they are, or split again to the memory left (`size`) with `reserved` more bytes
-/// about to be held through the derivation besides what the process holds now.
-fn sized(buckets: &[Bucket], size: BucketSize, reserved: u64) -> Vec<Bucket> {
+/// `buckets` as they are, or split again to the memory `size` leaves when the process holds
+/// `resident` bytes besides its buckets.
+fn sized(buckets: &[Bucket], size: BucketSize, resident: u64) -> Vec<Bucket> {
     match size {
         BucketSize::AsPlanned => buckets.to_vec(),
         BucketSize::ToMemory { budget } => {
-            let resident = resident_bytes().saturating_add(reserved);
             // Every worker holds a bucket at once (bucket_workers.rs).
             let per_bucket = bucket_events_for(resident, budget, workers() as u64);
             if resident >= budget {
