@@ -60,7 +60,8 @@ struct Plan {
     scope: String,
     scratch: PathBuf,
     slots: Arc<Semaphore>,
-    /// Where each bucket tallies its event ids, when they are checked after the fact.
+    /// Where each bucket tallies its event ids, when they are checked after the fact; given
+    /// exactly when `repeated_rows` is empty, so no copy from another bucket is in scope.
     ids: Option<Arc<IdsAcrossBuckets>>,
 }
 

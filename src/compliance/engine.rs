@@ -66,6 +66,13 @@ pub(crate) fn as_of_predicate(as_of: Option<DateTime<Utc>>) -> String {
     }
 }
 
+/// The SQL functions lpmhss's own rules call, registered in every session (the main one and each
+/// bucket worker's) by this one function so that no session lacks one.
+fn register_functions(ctx: &SessionContext) {
+    hash_udfs::register_hash(ctx);
+    period_udf::register_period(ctx);
+}
+
 impl Engine {
     /// Register the tables of `data_dir` and derive `pathways` as of `as_of` (all events when
     /// `None`).
@@ -101,8 +108,7 @@ impl Engine {
             .with_file_statistics_cache_limit(FILE_STATISTICS_CACHE_BYTES)
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        hash_udfs::register_hash(&ctx);
-        period_udf::register_period(&ctx);
+        register_functions(&ctx);
         let engine = Engine {
             ctx,
             data_dir: data_dir.clone(),
@@ -130,8 +136,7 @@ impl Engine {
             .with_target_partitions(1)
             .with_batch_size(WORKER_BATCH_ROWS);
         let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
-        hash_udfs::register_hash(&ctx);
-        period_udf::register_period(&ctx);
+        register_functions(&ctx);
         for name in shared {
             ctx.register_table(*name, self.ctx.table_provider(*name).await?)?;
         }
