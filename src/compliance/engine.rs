@@ -128,13 +128,19 @@ impl Engine {
     /// A bare session for one bucket worker (`bucket_workers.rs`): this session's settings and
     /// runtime (so its caches and memory are shared) with one target partition (the workers
     /// are the parallelism), the hash function, and the tables named in `shared` registered as
-    /// the same providers as here. It keeps its stage plans from bucket to bucket.
+    /// the same providers as here. It keeps its stage plans from bucket to bucket, so it
+    /// pushes no dynamic filters: a kept plan would keep the first bucket's in it.
     pub(crate) async fn worker(&self, shared: &[&str]) -> Result<Engine, ComplianceError> {
-        let config = self
+        let mut config = self
             .ctx
             .copied_config()
             .with_target_partitions(1)
             .with_batch_size(WORKER_BATCH_ROWS);
+        let optimizer = &mut config.options_mut().optimizer;
+        optimizer.enable_dynamic_filter_pushdown = false;
+        optimizer.enable_join_dynamic_filter_pushdown = false;
+        optimizer.enable_topk_dynamic_filter_pushdown = false;
+        optimizer.enable_aggregate_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config_rt(config, self.ctx.runtime_env());
         register_functions(&ctx);
         for name in shared {
@@ -429,17 +435,11 @@ impl Engine {
         plans: &StagePlans,
         rule: Rule,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), ComplianceError> {
-        let logical = plans.plan(&self.ctx, rule, &rule.render(&[])).await?;
-        let state = self.ctx.state();
-        let run = async {
-            let physical = state
-                .query_planner()
-                .create_physical_plan(&logical, &state)
-                .await?;
-            let batches = collect(physical.clone(), self.ctx.task_ctx()).await?;
-            Ok::<_, datafusion::error::DataFusionError>((physical.schema(), batches))
-        };
-        let (planned, batches) = run.await.map_err(|e| ComplianceError::rule(rule.name, e))?;
+        let physical = plans.plan(&self.ctx, rule, &rule.render(&[])).await?;
+        let planned = physical.schema();
+        let batches = collect(physical, self.ctx.task_ctx())
+            .await
+            .map_err(|e| ComplianceError::rule(rule.name, e))?;
         let schema = batches.first().map_or(planned, |b| b.schema());
         Ok((schema, batches))
     }

@@ -8,6 +8,7 @@ mod bucket_ids;
 mod bucket_parts;
 mod bucket_plan;
 mod bucket_size;
+mod bucket_table;
 mod bucket_workers;
 mod bucketed;
 mod columns;
