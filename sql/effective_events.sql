@@ -32,4 +32,4 @@ SELECT e.event_id, e.event_type, e.provider_lhb, e.referral_id, e.recorded_at, e
        e.assessment_outcome, e.start_date, e.appointment_stage, e.appointment_date,
        e.appointment_outcome, e.closed_date
 FROM scoped_events e
-WHERE NOT lpmhss_in_suspect_ids(e.event_id) AND e.event_type <> 'event_retracted'
+WHERE NOT lpmhss_in_suspect_ids(e.event_id_hash) AND e.event_type <> 'event_retracted'

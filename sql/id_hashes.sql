@@ -4,7 +4,7 @@
 -- id was held by two buckets (src/compliance/bucket_ids.rs). A collision merges two ids into one
 -- row here, which only makes both suspect: rule 1 then treats them exactly.
 -- Output: h, copies, controls
-SELECT lpmhss_hash64(event_id) AS h,
+SELECT event_id_hash AS h,
        COUNT(*) AS copies,
        bool_or(supersedes IS NOT NULL OR retracts IS NOT NULL) AS controls
 FROM scoped_events

@@ -17,8 +17,9 @@ Only dialect differences are translated, with small regex substitutions:
   * `{as_of_predicate}` -> `TRUE`, `{wait_band_prefix}` -> `` (the official, unadjusted table)
   * `lpmhss_hash64(x)`               -> `hash(x)` (any 64-bit hash will do: a hash only selects
                                           the ids rule 1 looks at exactly, see sql/suspect_ids.sql)
-  * `lpmhss_in_<stage>(x)`           -> `(hash(x) IN (SELECT h FROM <stage>))` (lpmhss keeps the
-                                          stage as a set behind a scalar function)
+  * `lpmhss_in_<stage>(h)`           -> `(h IN (SELECT h FROM <stage>))` (lpmhss keeps the stage
+                                          as a set behind a scalar function; `h` is a hash, such
+                                          as scoped_events' event_id_hash)
 The stages lpmhss materialises in memory (sql/derivation.stages, in that order; see
 src/compliance/engine.rs) are materialised as TABLEs (a stage marked `view` as a VIEW) and dropped
 where lpmhss drops them; the reference tables are the ones lpmhss registers.
@@ -39,7 +40,7 @@ def translate(sql: str, params: dict) -> str:
         sql = sql.replace("{" + k + "}", v)
     sql = re.sub(r"\bto_char\(", "strftime(", sql)
     sql = PERIOD.sub(r"strftime(\1, '%Y-%m')", sql)
-    sql = IN_SET.sub(r"(hash(\2) IN (SELECT h FROM \1))", sql)
+    sql = IN_SET.sub(r"(\2 IN (SELECT h FROM \1))", sql)
     sql = re.sub(r"\blpmhss_hash64\(", "hash(", sql)
 
     def cast(m):

@@ -83,7 +83,7 @@ impl Engine {
         let candidates = self
             .context()
             .sql(&format!(
-                "SELECT * FROM {COMMITTED} WHERE {REPEATED_HASH}(event_id) AND ({scope})"
+                "SELECT * FROM {COMMITTED} WHERE {REPEATED_HASH}({HASH}(event_id)) AND ({scope})"
             ))
             .await?;
         // Only what decides which copy landed first is kept (a bucket pads the rest with

@@ -28,6 +28,7 @@
 use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::{split_board, BoardParts};
 use super::bucketed::{read_columns, timed, Bucket, BucketRun, BOARD};
+use super::hash_udfs::with_event_id_hash;
 use super::incremental::nullable_rows;
 use super::{rules, ComplianceError, Engine};
 use crate::landing::BackgroundTableWriter;
@@ -179,6 +180,7 @@ impl Engine {
         let step = std::time::Instant::now();
         let (schema, in_scope) = self.bucket_scope(bucket, own, &plan.scope).await?;
         let events = in_scope.iter().map(|b| b.num_rows()).sum();
+        let (schema, in_scope) = with_event_id_hash(&schema, in_scope)?;
         timed("bucket events read", step, None);
         self.replace_table("scoped_events", schema, in_scope)?;
         let step = std::time::Instant::now();

@@ -258,6 +258,7 @@ impl Engine {
 
         let mut scoped = in_touched;
         scoped.extend(elsewhere);
+        let (schema, scoped) = super::hash_udfs::with_event_id_hash(&schema, scoped)?;
         self.replace_table("scoped_events", schema, scoped)?;
         Ok(touched)
     }

@@ -160,7 +160,7 @@ mod tests {
 
     const TOTAL: Rule = Rule {
         name: "total",
-        sql: "SELECT SUM(n) AS total FROM numbers WHERE NOT lpmhss_in_skipped(id)",
+        sql: "SELECT SUM(n) AS total FROM numbers WHERE NOT lpmhss_in_skipped(lpmhss_hash64(id))",
     };
 
     fn numbers(
