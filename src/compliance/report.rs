@@ -108,7 +108,12 @@ impl Engine {
         to: Option<Month>,
         kind: WaitKind,
     ) -> Result<Vec<MonthlyRow>, ComplianceError> {
-        let range = self.activity_range().await?;
+        // The range reads all of `pathways` three times: only when a bound is left to it (a
+        // computation gives both, having extended the range to the current month).
+        let range = match (from, to) {
+            (Some(_), Some(_)) => None,
+            _ => self.activity_range().await?,
+        };
         let (Some(first), Some(last)) = (from.or(range.map(|r| r.0)), to.or(range.map(|r| r.1)))
         else {
             return Ok(Vec::new());
