@@ -125,10 +125,9 @@ fn column(batch: &datafusion::arrow::array::RecordBatch) -> Result<&UInt64Array,
         .ok_or_else(|| DataFusionError::Internal("hashes are not 64-bit unsigned integers".into()))
 }
 
-/// The values that occur more than once. The stable sort finds runs already in order and
-/// merges them: a bucketed derivation adds each bucket's hashes sorted (`bucket_ids.rs`).
+/// The values that occur more than once.
 fn repeated_in(mut hashes: Vec<u64>) -> HashValues {
-    hashes.sort();
+    hashes.sort_unstable();
     hashes
         .windows(2)
         .filter(|w| w[0] == w[1])
