@@ -61,6 +61,11 @@ impl<'a> Serve<'a> {
     }
 
     fn start(&self) -> Guard {
+        self.start_at(free_port())
+    }
+
+    /// Start a member whose admin listener (and so its metrics) is on `admin_port`.
+    fn start_at(&self, admin_port: u16) -> Guard {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -76,7 +81,7 @@ impl<'a> Serve<'a> {
             .env("LPMHSS__KAFKA__SESSION_TIMEOUT_MS", "6000")
             .env("LPMHSS__KAFKA__MAX_POLL_INTERVAL_MS", "10000")
             .env("LPMHSS__DATA__DIR", &self.data)
-            .env("LPMHSS__ADMIN__ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("LPMHSS__ADMIN__ADDR", format!("127.0.0.1:{admin_port}"))
             .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "400")
             .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "300ms")
             .env("LPMHSS__COMPUTE__INTERVAL", "3s")
@@ -87,6 +92,27 @@ impl<'a> Serve<'a> {
         cmd.stdout(Stdio::null()).stderr(log);
         Guard(Some(cmd.spawn().expect("spawn serve")))
     }
+}
+
+/// How many partitions the member with its admin listener on `port` owns, from its metrics.
+fn partitions_owned(port: u16) -> Option<i64> {
+    let text = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("lpmhss_partitions_assigned "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Wait until both members own partitions. A fixed sleep for the group to form made the pair
+/// tests flaky under load: a member that joined late owned nothing, landed nothing, and the
+/// test killed or froze a member with no partitions.
+fn until_both_own_partitions(a: u16, b: u16) {
+    wait_for(Duration::from_secs(90), || {
+        (partitions_owned(a)? > 0 && partitions_owned(b)? > 0).then_some(())
+    })
+    .expect("both members of the group own partitions");
 }
 
 /// (rows, distinct source coordinates) across both tables.
@@ -273,9 +299,10 @@ fn two_processes_share_partitions_and_one_hands_over_on_sigterm() {
     let data = tmp.path().join("data");
     let serve =
         Serve::new(&broker, &data, "pair").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
-    let a = serve.start();
-    let b = serve.start();
-    std::thread::sleep(Duration::from_secs(8));
+    let (pa, pb) = (free_port(), free_port());
+    let a = serve.start_at(pa);
+    let b = serve.start_at(pb);
+    until_both_own_partitions(pa, pb);
     produce(&broker, &messages[..4000]);
     wait_all_landed(&data, 4000, Duration::from_secs(60));
     assert!(
@@ -316,9 +343,10 @@ fn two_processes_survive_one_being_killed_mid_stream() {
     let data = tmp.path().join("data");
     let serve =
         Serve::new(&mock, &data, "pair-killed").env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
-    let mut a = serve.start();
-    let b = serve.start();
-    std::thread::sleep(Duration::from_secs(8));
+    let (pa, pb) = (free_port(), free_port());
+    let mut a = serve.start_at(pa);
+    let b = serve.start_at(pb);
+    until_both_own_partitions(pa, pb);
     produce(&mock, &messages[..4000]);
     wait_for(Duration::from_secs(60), || {
         (landed(&data).0 > 1000).then_some(())
@@ -346,14 +374,15 @@ fn a_member_dying_between_commit_and_rename_leaves_its_batch_to_the_survivor() {
     let data = tmp.path().join("data");
     let serve = Serve::new(&mock, &data, "pair-crash-commit")
         .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200");
+    let (pc, ps) = (free_port(), free_port());
     let mut crashing = serve
         .env("LPMHSS__TESTING__CRASH_AT", "after_commit_log_append")
         .env("LPMHSS__TESTING__CRASH_ON_OCCURRENCE", "3")
-        .start();
+        .start_at(pc);
     let survivor = Serve::new(&mock, &data, "pair-crash-commit")
         .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200")
-        .start();
-    std::thread::sleep(Duration::from_secs(8));
+        .start_at(ps);
+    until_both_own_partitions(pc, ps);
     produce(&mock, &messages[..3000]);
     let status = crashing
         .wait_timeout(Duration::from_secs(60))
@@ -384,9 +413,10 @@ fn a_member_frozen_past_its_session_timeout_lands_nothing_twice() {
         .env("LPMHSS__LANDING__FLUSH_MAX_MESSAGES", "200")
         .env("LPMHSS__LANDING__FLUSH_MAX_AGE", "2s")
         .env("LPMHSS__LANDING__FLUSH_IDLE_AGE", "2s");
-    let mut frozen = serve.start();
-    let survivor = serve.start();
-    std::thread::sleep(Duration::from_secs(8));
+    let (pf, ps) = (free_port(), free_port());
+    let mut frozen = serve.start_at(pf);
+    let survivor = serve.start_at(ps);
+    until_both_own_partitions(pf, ps);
     produce(&mock, &messages[..4000]);
     wait_for(Duration::from_secs(60), || {
         (landed(&data).0 > 1000).then_some(())
