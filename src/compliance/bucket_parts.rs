@@ -1,11 +1,9 @@
-//! One board's events split into its buckets' parts in a single pass, each part an Arrow IPC
-//! file in a scratch directory. Without it every bucket would scan its whole board to keep one
-//! part of it, and a full derivation would grow with the square of a board's size: at 50M events
-//! (seven boards of ~7M, 28 buckets each) a bucket's scan took 2.5 s instead of 0.4 s at 3M.
-//!
-//! The part of the bucket whose worker splits the board is kept in memory instead: that worker
-//! derives it next and would read it straight back, while the other parts wait for their turn
-//! in files.
+//! One board's events split into its buckets' parts in a single pass, each part held in memory
+//! or in an Arrow IPC file in a scratch directory. Without it every bucket would scan its whole
+//! board to keep one part of it, and a full derivation would grow with the square of a board's
+//! size: at 50M events (seven boards of ~7M, 28 buckets each) a bucket's scan took 2.5 s instead
+//! of 0.4 s at 3M. The workers deriving a board's buckets split it together
+//! (`shared_split.rs`); the parts they derive next stay in memory, the others wait in files.
 //!
 //! The files are not compressed: they live for the minutes of one derivation, mostly in the page
 //! cache, and LZ4 cost 6 % of a full derivation's CPU (ten years of Wales: 4.3 s with it, 4.0 s
@@ -22,65 +20,39 @@
 use super::columns::string_array;
 use super::hash_udfs::hash64;
 use super::ComplianceError;
-use datafusion::arrow::array::{RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use datafusion::error::DataFusionError;
-use datafusion::physical_plan::SendableRecordBatchStream;
-use futures::StreamExt;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// Rows buffered per part before they are written as one IPC batch: few, large batches read
 /// back fast. At most this many per part…
-const ROWS_PER_WRITE: usize = 8192;
+pub(super) const ROWS_PER_WRITE: usize = 8192;
 /// …and at most about this many over all of a board's parts (about 20 MB at 300 bytes a row).
 /// A 50M-event store splits its boards in 28 parts, two boards at a time: at 8,192 rows per part
 /// the buffers alone held 140 MB, which the buckets' sizing did not count.
-const SPLIT_BUFFER_ROWS: usize = 65_536;
+pub(super) const SPLIT_BUFFER_ROWS: usize = 65_536;
 /// Fewer rows per write would make the part files' batches too small to read back fast.
-const MIN_ROWS_PER_WRITE: usize = 1024;
+pub(super) const MIN_ROWS_PER_WRITE: usize = 1024;
 
-/// Split `rows` (one board's events) into `parts` files under `dir`, except part `keep`, held
-/// in memory for the caller to derive next.
-pub(crate) async fn split_board(
-    mut rows: SendableRecordBatchStream,
+/// The rows of `batch` in each of `parts` parts, as row indices (rows without a referral id
+/// are in none): one pass, then one `take` per part.
+pub(super) fn rows_by_part(
+    batch: &RecordBatch,
     parts: u64,
-    keep: u64,
-    dir: &Path,
-) -> Result<BoardParts, ComplianceError> {
-    let schema = rows.schema();
-    let rows_per_write =
-        (SPLIT_BUFFER_ROWS / parts.max(1) as usize).clamp(MIN_ROWS_PER_WRITE, ROWS_PER_WRITE);
-    let mut writers: Vec<PartWriter> = (0..parts)
-        .map(|p| {
-            let file = (p != keep).then(|| dir.join(format!("part-{p}.arrow")));
-            PartWriter::new(file, schema.clone(), rows_per_write)
-        })
-        .collect();
-    while let Some(batch) = rows.next().await {
-        let batch = batch?;
-        // Each row's index under its part, in one pass; then one `take` per part.
-        let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); parts as usize];
-        for (row, part) in parts_of(&batch, parts)?.into_iter().enumerate() {
-            if let Some(part) = part {
-                rows_of[part as usize].push(row as u32);
-            }
-        }
-        for (writer, rows) in writers.iter_mut().zip(rows_of) {
-            if !rows.is_empty() {
-                writer.push(take_record_batch(&batch, &UInt32Array::from(rows))?)?;
-            }
+) -> Result<Vec<Vec<u32>>, ComplianceError> {
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); parts as usize];
+    for (row, part) in parts_of(batch, parts)?.into_iter().enumerate() {
+        if let Some(part) = part {
+            rows_of[part as usize].push(row as u32);
         }
     }
-    let parts = writers
-        .into_iter()
-        .map(PartWriter::finish)
-        .collect::<Result<_, _>>()?;
-    Ok(BoardParts { schema, parts })
+    Ok(rows_of)
 }
 
 /// The part of each row of `batch`, from its `referral_id`.
@@ -106,7 +78,7 @@ fn read_part(file: Option<&Path>) -> Result<Vec<RecordBatch>, ComplianceError> {
 }
 
 /// Where one part's rows are.
-enum Part {
+pub(super) enum Part {
     /// In this file (`None`: no rows).
     File(Option<PathBuf>),
     /// In memory (the part kept for the splitting worker).
@@ -120,6 +92,10 @@ pub(crate) struct BoardParts {
 }
 
 impl BoardParts {
+    pub(super) fn new(schema: SchemaRef, parts: Vec<Part>) -> BoardParts {
+        BoardParts { schema, parts }
+    }
+
     /// The rows of part `part` (none the second time), its file removed once read.
     pub(crate) fn take(
         &mut self,
@@ -200,7 +176,7 @@ enum Sink {
 }
 
 /// One part's rows, in batches of about `rows_per_write` rows, in its file or in memory.
-struct PartWriter {
+pub(super) struct PartWriter {
     sink: Sink,
     schema: SchemaRef,
     pending: Vec<RecordBatch>,
@@ -210,7 +186,11 @@ struct PartWriter {
 
 impl PartWriter {
     /// A writer to the file at `path`, or to memory for `None`.
-    fn new(path: Option<PathBuf>, schema: SchemaRef, rows_per_write: usize) -> PartWriter {
+    pub(super) fn new(
+        path: Option<PathBuf>,
+        schema: SchemaRef,
+        rows_per_write: usize,
+    ) -> PartWriter {
         let sink = match path {
             Some(path) => Sink::File { path, writer: None },
             None => Sink::Memory(Vec::new()),
@@ -224,7 +204,11 @@ impl PartWriter {
         }
     }
 
-    fn push(&mut self, rows: RecordBatch) -> Result<(), ComplianceError> {
+    pub(super) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub(super) fn push(&mut self, rows: RecordBatch) -> Result<(), ComplianceError> {
         self.pending_rows += rows.num_rows();
         self.pending.push(rows);
         if self.pending_rows >= self.rows_per_write {
@@ -263,10 +247,22 @@ impl PartWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Part, ComplianceError> {
+    /// The part, finished; a part held in memory goes to the file `spill` instead when given.
+    /// The writer is left empty.
+    pub(super) fn finish_into(&mut self, spill: Option<PathBuf>) -> Result<Part, ComplianceError> {
         self.flush()?;
-        Ok(match self.sink {
-            Sink::Memory(kept) => Part::Kept(kept),
+        let sink = std::mem::replace(&mut self.sink, Sink::Memory(Vec::new()));
+        Ok(match sink {
+            Sink::Memory(kept) => match spill {
+                None => Part::Kept(kept),
+                Some(path) => {
+                    let mut file = PartWriter::new(Some(path), self.schema.clone(), 1);
+                    for rows in kept {
+                        file.push(rows)?;
+                    }
+                    file.finish_into(None)?
+                }
+            },
             Sink::File {
                 path,
                 writer: Some(mut w),
@@ -276,77 +272,5 @@ impl PartWriter {
             }
             Sink::File { writer: None, .. } => Part::File(None),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-    use std::sync::Arc;
-
-    fn events(ids: &[Option<&str>], start: i64) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("referral_id", DataType::Utf8, true),
-            Field::new("n", DataType::Int64, false),
-        ]));
-        let n: Vec<i64> = (start..start + ids.len() as i64).collect();
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from(ids.to_vec())) as ArrayRef,
-                Arc::new(Int64Array::from(n)),
-            ],
-        )
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn every_row_with_a_referral_lands_in_the_part_its_hash_names_once() {
-        let ids: Vec<String> = (0..20_000).map(|i| format!("R{i}")).collect();
-        let mut first: Vec<Option<&str>> = ids[..12_000].iter().map(|s| Some(s.as_str())).collect();
-        first.push(None);
-        let second: Vec<Option<&str>> = ids[12_000..].iter().map(|s| Some(s.as_str())).collect();
-        let batches = vec![events(&first, 0), events(&second, 12_001)];
-        let schema = batches[0].schema();
-        let stream = RecordBatchStreamAdapter::new(
-            schema,
-            futures::stream::iter(batches.into_iter().map(Ok)),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let parts = 3;
-        let mut board = split_board(Box::pin(stream), parts, 1, dir.path())
-            .await
-            .unwrap();
-        assert_eq!(board.parts.len(), 3);
-        let on_disk = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(on_disk, 2, "the kept part is not written");
-
-        let mut seen = 0;
-        for p in 0..parts {
-            let (_, rows) = board.take(p).unwrap();
-            assert!(!rows.is_empty(), "part {p} has rows");
-            for batch in rows {
-                let referral = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap();
-                for r in referral.iter() {
-                    let r = r.expect("rows without a referral are in no part");
-                    assert_eq!(hash64(r) % parts, p, "{r} in the wrong part");
-                    seen += 1;
-                }
-            }
-            assert!(board.take(p).unwrap().1.is_empty(), "a part is taken once");
-        }
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "files removed"
-        );
-        assert_eq!(seen, 20_000, "every row with a referral, once");
     }
 }

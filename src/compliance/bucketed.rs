@@ -21,7 +21,7 @@ use super::bucket_copies::padded_to;
 use super::bucket_ids::IdsAcrossBuckets;
 use super::bucket_parts::scratch_dir;
 use super::bucket_size::{bucket_events_for, resident_bytes};
-use super::bucket_workers::workers;
+use super::bucket_workers::{even_tail, workers};
 use super::derivation_state::VisibleCommits;
 use super::hash_udfs::HASH;
 use super::repeated_hashes::HashTally;
@@ -302,9 +302,10 @@ impl Engine {
 }
 
 /// `buckets` as they are, or split again to the memory `size` leaves when the process holds
-/// `resident` bytes besides its buckets.
+/// `resident` bytes besides its buckets; either way with as many buckets as a multiple of the
+/// workers ([`even_tail`]).
 fn sized(buckets: &[Bucket], size: BucketSize, resident: u64) -> Vec<Bucket> {
-    match size {
+    let planned = match size {
         BucketSize::AsPlanned => buckets.to_vec(),
         BucketSize::ToMemory { budget } => {
             // Every worker holds a bucket at once (bucket_workers.rs).
@@ -320,7 +321,8 @@ fn sized(buckets: &[Bucket], size: BucketSize, resident: u64) -> Vec<Bucket> {
             tracing::debug!(per_bucket, "buckets sized to the memory left");
             resized(buckets, per_bucket)
         }
-    }
+    };
+    even_tail(planned, workers())
 }
 
 /// Per-step timing for `--log-level lpmhss=debug`; `bucket` is (done, of, events in scope).

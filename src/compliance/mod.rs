@@ -24,6 +24,7 @@ mod quality;
 mod repeated_hashes;
 mod report;
 pub mod rules;
+mod shared_split;
 mod stage_plans;
 mod waiting;
 

@@ -137,10 +137,19 @@ fn a_computation_sizes_its_buckets_to_the_memory_left() {
     assert_matches_reference(&roomy);
     assert_text_is_plain_strings(&roomy);
     // A budget the process is already over: buckets of the smallest size, one per board
-    // here, with a warning, and the same pathways.
+    // here (the smallest board split further so that every worker has a last bucket), with a
+    // warning, and the same pathways.
     let tight = tmp.path().join("tight");
     let (buckets, log) = ingest_full(&feed, &tight, &[("LPMHSS__COMPUTE__MEMORY_MB", "1")]);
-    assert_eq!(buckets, 7, "expected one bucket per board:\n{log}");
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    assert_eq!(
+        buckets,
+        7usize.next_multiple_of(workers),
+        "expected one bucket per board, and the smallest split to a multiple of {workers} \
+         workers:\n{log}"
+    );
     assert!(log.contains("fill compute.memory_mb"), "no warning:\n{log}");
     assert_matches_reference(&tight);
 }
