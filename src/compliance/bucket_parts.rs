@@ -221,7 +221,11 @@ impl PartWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = concat_batches(&self.schema, &self.pending)?;
+        // One batch is written as it is: concatenating it alone would only copy it.
+        let batch = match self.pending.len() {
+            1 => self.pending.remove(0),
+            _ => concat_batches(&self.schema, &self.pending)?,
+        };
         self.pending.clear();
         self.pending_rows = 0;
         match &mut self.sink {

@@ -67,6 +67,7 @@ struct Plan {
     /// The split of each board derived in several buckets, shared by the workers there.
     boards: HashMap<String, Arc<SharedSplit>>,
     scope: String,
+    workers: usize,
     slots: Arc<Semaphore>,
     /// Where each bucket tallies its event ids, when they are checked after the fact; given
     /// exactly when `repeated_rows` is empty, so no copy from another bucket is in scope.
@@ -104,19 +105,27 @@ impl Engine {
             .iter()
             .filter(|b| b.part == 0 && b.parts > 1)
             .map(|b| {
-                // The board's first parts, one per worker, are derived first (working_order).
+                // A board of at most one part per worker is split by the workers together, and
+                // every part stays in memory; a larger one by one worker, who keeps its own
+                // (working_order).
                 let dir = scratch.join(format!("board-{}", b.board));
-                let split = SharedSplit::new(b.parts, workers as u64, dir);
+                let live = if b.parts <= workers as u64 {
+                    b.parts
+                } else {
+                    1
+                };
+                let split = SharedSplit::new(b.parts, live, dir);
                 (b.board.clone(), Arc::new(split))
             })
             .collect();
-        let buckets = working_order(buckets);
+        let buckets = working_order(buckets, workers);
         let count = buckets.len();
         let plan = Arc::new(Plan {
             buckets,
             next: AtomicUsize::new(0),
             boards,
             scope: scope.to_string(),
+            workers,
             // One more than the workers: a worker that finished a bucket before the one ahead
             // of it can start another instead of idling until that one is written.
             slots: Arc::new(Semaphore::new(workers + 1)),
@@ -176,7 +185,10 @@ impl Engine {
         let own = match plan.boards.get(&bucket.board) {
             Some(split) => {
                 let step = std::time::Instant::now();
-                let board = self.board_scan(bucket, &plan.scope);
+                // Partitions for the workers to share when they split the board together.
+                let together = bucket.parts <= plan.workers as u64;
+                let partitions = if together { SPLIT_PARTITIONS } else { 1 };
+                let board = self.board_scan(bucket, &plan.scope, partitions);
                 let part = split.take(bucket.part, board, self.context().task_ctx());
                 let part = part.await?;
                 timed("board part taken", step, None);
@@ -228,17 +240,18 @@ impl Engine {
         Ok((schema, rows, events))
     }
 
-    /// A scan of the board of `bucket` (its events in `scope`) in [`SPLIT_PARTITIONS`]
-    /// partitions, for the workers splitting it to share (`shared_split.rs`).
+    /// A scan of the board of `bucket` (its events in `scope`) in `partitions` partitions, for
+    /// the workers splitting it to share (`shared_split.rs`).
     async fn board_scan(
         &self,
         bucket: &Bucket,
         scope: &str,
+        partitions: usize,
     ) -> Result<Arc<dyn ExecutionPlan>, ComplianceError> {
         let mut config = self
             .context()
             .copied_config()
-            .with_target_partitions(SPLIT_PARTITIONS)
+            .with_target_partitions(partitions)
             // The state shares this session's catalogs: making the default catalog again would
             // replace them, and with them every table this worker registered.
             .with_create_default_catalog_and_schema(false);
@@ -287,11 +300,17 @@ pub(super) fn even_tail(mut buckets: Vec<Bucket>, workers: usize) -> Vec<Bucket>
     buckets
 }
 
-/// The order buckets are derived and written in: boards from the largest, each board's buckets
-/// one after the other (a0 a1 a2 b0 b1 …). The workers then reach a board's first buckets
-/// together and split it together (`shared_split.rs`), and the smallest boards come last, when
-/// one worker may be left alone. Deterministic: the same plan always gives the same file.
-fn working_order(buckets: Vec<Bucket>) -> Vec<Bucket> {
+/// The order buckets are derived and written in, boards from the largest. The buckets of a
+/// board split in at most one part per worker come one after the other (a0 a1 b0 b1 …): the
+/// workers reach its buckets together and split it together, each keeping its part in memory
+/// (`shared_split.rs`). Boards split in more parts come first (they are the largest), two at a
+/// time with their buckets alternating (a0 b0 a1 b1 … then the rest of the longer one): each
+/// worker splits one of them alone, keeping its own part and writing the others to files, as
+/// before the shared split. Splitting such a board together, all workers keeping a part,
+/// raised the resident memory of a 50M computation from bucket to bucket (730 to 850-950 MiB,
+/// one run each; benches/e2e/NOTES.md). The smallest boards come last, when one worker may be
+/// left alone. Deterministic: the same plan always gives the same file.
+fn working_order(buckets: Vec<Bucket>, workers: usize) -> Vec<Bucket> {
     let mut boards: Vec<Vec<Bucket>> = Vec::new();
     for bucket in buckets {
         match boards.iter_mut().find(|b| b[0].board == bucket.board) {
@@ -308,7 +327,22 @@ fn working_order(buckets: Vec<Bucket>) -> Vec<Bucket> {
             .cmp(&size(a))
             .then_with(|| a[0].board.cmp(&b[0].board))
     });
-    boards.into_iter().flatten().collect()
+    let (many, few): (Vec<_>, Vec<_>) = boards.into_iter().partition(|b| b.len() > workers);
+    let mut ordered = Vec::new();
+    let mut many = many.into_iter();
+    while let Some(first) = many.next() {
+        let second = many.next().unwrap_or_default();
+        let (mut first, mut second) = (first.into_iter(), second.into_iter());
+        loop {
+            let (a, b) = (first.next(), second.next());
+            if a.is_none() && b.is_none() {
+                break;
+            }
+            ordered.extend(a.into_iter().chain(b));
+        }
+    }
+    ordered.extend(few.into_iter().flatten());
+    ordered
 }
 
 /// A worker: take the next bucket while there is one, derive it, hand it to the writer.
@@ -395,6 +429,32 @@ mod tests {
     }
 
     #[test]
+    fn boards_of_many_parts_alternate_first_and_the_others_keep_their_buckets_together() {
+        let plan = vec![
+            bucket("A", 0, 1, 100),
+            bucket("B", 0, 3, 300),
+            bucket("B", 1, 3, 300),
+            bucket("B", 2, 3, 300),
+            bucket("C", 0, 3, 280),
+            bucket("C", 1, 3, 280),
+            bucket("C", 2, 3, 280),
+            bucket("E", 0, 4, 100),
+            bucket("E", 1, 4, 100),
+            bucket("E", 2, 4, 100),
+            bucket("E", 3, 4, 100),
+            bucket("F", 0, 2, 150),
+            bucket("F", 1, 2, 150),
+        ];
+        assert_eq!(
+            names(&working_order(plan, 2)),
+            [
+                "B.0", "C.0", "B.1", "C.1", "B.2", "C.2", "E.0", "E.1", "E.2", "E.3", "F.0", "F.1",
+                "A.0"
+            ]
+        );
+    }
+
+    #[test]
     fn boards_come_largest_first_each_with_its_buckets_together() {
         let plan = vec![
             bucket("A", 0, 1, 100),
@@ -405,13 +465,13 @@ mod tests {
             bucket("C", 1, 2, 400),
             bucket("D", 0, 1, 50),
         ];
-        let ordered = working_order(plan.clone());
+        let ordered = working_order(plan.clone(), 2);
         assert_eq!(
             names(&ordered),
             ["B.0", "B.1", "B.2", "C.0", "C.1", "A.0", "D.0"]
         );
         assert_eq!(
-            names(&working_order(plan.into_iter().rev().collect())),
+            names(&working_order(plan.into_iter().rev().collect(), 2)),
             names(&ordered)
         );
     }
@@ -425,7 +485,7 @@ mod tests {
             bucket("D", 0, 1, 50),
             bucket("E", 0, 1, 70),
         ];
-        let even = working_order(even_tail(plan.clone(), 2));
+        let even = working_order(even_tail(plan.clone(), 2), 2);
         assert_eq!(
             names(&even),
             ["B.0", "B.1", "A.0", "E.0", "D.0", "D.1"],
@@ -464,7 +524,7 @@ mod tests {
                 (0..parts).map(move |p| bucket(&format!("B{b}"), p, parts, 10))
             })
             .collect();
-        let mut ordered = names(&working_order(plan.clone()));
+        let mut ordered = names(&working_order(plan.clone(), 2));
         let mut planned = names(&plan);
         ordered.sort();
         planned.sort();

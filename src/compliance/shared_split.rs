@@ -1,15 +1,22 @@
-//! A board split into its buckets' parts by the workers that derive them, together.
+//! A board split into its buckets' parts, by the workers that derive them together when it has
+//! no more parts than workers.
 //!
 //! Why: a board larger than a bucket is read once and split by the hash of its referral ids
 //! (`bucket_parts.rs`). When one worker split a board alone, it kept its own part and wrote every
 //! other part to an Arrow IPC file, which the other worker read back moments later; to keep both
 //! cores busy the workers split two boards at once. Writing and reading those files took about
-//! 6 % of a full derivation's CPU, plus their system time. Now a board's buckets are taken one
-//! after the other (`bucket_workers.rs`), so the workers reach a board together: each reads
-//! partitions of one scan plan, taken from one counter (a worker arriving late reads fewer),
-//! and the parts of the buckets derived next, the board's first `live` parts (one per worker),
-//! stay in memory. Only the parts after them go to files. Each worker still holds one part, as
-//! before, so the memory the buckets are sized to is unchanged.
+//! 6 % of a full derivation's CPU, plus their system time. Now the buckets of a board of at most
+//! one part per worker are taken one after the other (`bucket_workers.rs`), so the workers reach
+//! it together: each reads partitions of one scan plan, taken from one counter (a worker
+//! arriving late reads fewer), and every part stays in memory, the part each worker derives
+//! next. Each worker still holds one part, as before, so the memory the buckets are sized to is
+//! unchanged.
+//!
+//! A board of more parts (a 50M store: 18 a board) is split as before: by the first worker to
+//! reach it, alone, keeping its own part (`live` is 1) and writing the others to files; a worker
+//! needing one of them meanwhile waits. Split together, with every part but the workers' own
+//! going to files, the resident memory of a 50M computation crept up from bucket to bucket
+//! (about 730 to 850-950 MiB; benches/e2e/NOTES.md).
 //!
 //! Invariants:
 //! - Every row with a referral id is in exactly one part, `hash64(referral_id) % parts` (the
@@ -17,6 +24,8 @@
 //!   once, and each of its rows goes to one part.
 //! - A part meant for memory whose worker has not arrived when the split ends goes to a file
 //!   instead: no part waits in memory for a worker still deriving another bucket.
+//! - Only the first worker to arrive and the workers of the parts kept in memory read; the
+//!   first always reads until no partition is left, so the split always ends.
 //! - The split ends once, when every partition has been read; a worker takes its part only
 //!   after that. A failed read ends it with the error, so no worker waits for it forever.
 
@@ -32,6 +41,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use tokio::sync::{watch, OnceCell};
 
@@ -43,6 +53,8 @@ pub(crate) struct SharedSplit {
     /// Where the other parts' files go.
     dir: PathBuf,
     plan: OnceCell<Arc<dyn ExecutionPlan>>,
+    /// Whether a worker has reached the split yet.
+    started: AtomicBool,
     /// One writer per part, made with the plan (they need its schema).
     writers: OnceLock<Vec<Mutex<PartWriter>>>,
     state: Mutex<State>,
@@ -73,6 +85,7 @@ impl SharedSplit {
             live: live.min(parts),
             dir,
             plan: OnceCell::new(),
+            started: AtomicBool::new(false),
             writers: OnceLock::new(),
             state: Mutex::new(State {
                 arrived: vec![false; parts as usize],
@@ -95,13 +108,19 @@ impl SharedSplit {
         if let Some(arrived) = self.lock().arrived.get_mut(part as usize) {
             *arrived = true;
         }
-        if ended.borrow().is_none() {
+        // Workers whose part stays in memory split the board together; another worker only
+        // starts the split when it is first, and else waits for it. Reading a board of many
+        // parts together, every part but one going to files, made a 50M computation's
+        // resident memory creep from bucket to bucket (benches/e2e/NOTES.md).
+        let first = !self.started.swap(true, Ordering::SeqCst);
+        let helps = first || part < self.live;
+        if helps && ended.borrow().is_none() {
             self.read_partitions(make_plan, task).await?;
-            ended
-                .wait_for(Option::is_some)
-                .await
-                .map_err(|_| internal("the board split was dropped"))?;
         }
+        ended
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| internal("the board split was dropped"))?;
         if let Some(Err(e)) = &*ended.borrow() {
             return Err(internal(&format!("splitting the board failed: {e}")));
         }
@@ -145,14 +164,19 @@ impl SharedSplit {
     fn start(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<(), ComplianceError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| ComplianceError::Io(self.dir.clone(), e))?;
         let schema = plan.schema();
-        // Bounded over all the file parts together (see SPLIT_BUFFER_ROWS); the parts kept in
-        // memory gather full-size batches, which later stages run over faster.
+        // Bounded over all the file parts together (see SPLIT_BUFFER_ROWS).
         let to_files = (SPLIT_BUFFER_ROWS / self.parts.max(1) as usize)
             .clamp(MIN_ROWS_PER_WRITE, ROWS_PER_WRITE);
+        // A part in memory gathers full-size batches when every part is in memory (the later
+        // stages run faster over them); beside files, the same as the files' parts.
+        let in_memory = match self.live >= self.parts {
+            true => ROWS_PER_WRITE,
+            false => to_files,
+        };
         let writers = (0..self.parts)
             .map(|p| {
                 let (file, rows) = match p < self.live {
-                    true => (None, ROWS_PER_WRITE),
+                    true => (None, in_memory),
                     false => (Some(self.part_file(p)), to_files),
                 };
                 Mutex::new(PartWriter::new(file, schema.clone(), rows))
