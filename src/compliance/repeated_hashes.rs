@@ -127,12 +127,51 @@ fn column(batch: &datafusion::arrow::array::RecordBatch) -> Result<&UInt64Array,
 
 /// The values that occur more than once.
 fn repeated_in(mut hashes: Vec<u64>) -> HashValues {
-    hashes.sort_unstable();
+    sort_on_every_core(&mut hashes);
     hashes
         .windows(2)
         .filter(|w| w[0] == w[1])
         .map(|w| w[0])
         .collect()
+}
+
+/// Below this many hashes one thread sorts them: starting threads would cost more than it saves.
+const PARALLEL_SORT_MIN: usize = 1 << 20;
+
+/// Sort `hashes` on every core (at most four). The check after a bucketed derivation's last
+/// bucket sorts every id's hash of the store, and on one core that left the other idle: 0.24 s
+/// of a 7 s `report --derivation full` at 10M events.
+fn sort_on_every_core(hashes: &mut [u64]) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    sort_split(hashes, 63, threads.min(4));
+}
+
+/// Sort `hashes`, whose bits above `bit` are all equal, on `threads` threads: those with `bit`
+/// clear go first and those with it set after, then each side is sorted on half the threads.
+/// The hashes are spread evenly (murmur3's finaliser), so the halves are about equal.
+fn sort_split(hashes: &mut [u64], bit: u32, threads: usize) {
+    if threads < 2 || bit == 0 || hashes.len() < PARALLEL_SORT_MIN {
+        hashes.sort_unstable();
+        return;
+    }
+    let clear = partition_by_bit(hashes, bit);
+    let (low, high) = hashes.split_at_mut(clear);
+    std::thread::scope(|s| {
+        s.spawn(|| sort_split(low, bit - 1, threads / 2));
+        sort_split(high, bit - 1, threads - threads / 2);
+    });
+}
+
+/// Reorder `hashes` so that those with `bit` clear come first; returns how many they are.
+fn partition_by_bit(hashes: &mut [u64], bit: u32) -> usize {
+    let mut clear = 0;
+    for i in 0..hashes.len() {
+        if (hashes[i] >> bit) & 1 == 0 {
+            hashes.swap(clear, i);
+            clear += 1;
+        }
+    }
+    clear
 }
 
 #[cfg(test)]
@@ -198,5 +237,39 @@ mod tests {
             .unwrap();
         assert_eq!(found, expected);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hashes_sorted_on_several_threads_are_sorted() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let random: Vec<u64> = (0..3 * PARALLEL_SORT_MIN).map(|_| next()).collect();
+        let mut expected = random.clone();
+        expected.sort_unstable();
+        for threads in 1..=4 {
+            let mut hashes = random.clone();
+            sort_split(&mut hashes, 63, threads);
+            assert!(hashes == expected, "{threads} threads");
+        }
+        // All in one half: the other thread sorts nothing.
+        let mut low: Vec<u64> = random.iter().map(|h| h >> 1).collect();
+        let mut sorted = low.clone();
+        sorted.sort_unstable();
+        sort_split(&mut low, 63, 2);
+        assert!(low == sorted);
+    }
+
+    #[test]
+    fn hashes_with_the_bit_clear_come_first() {
+        let mut hashes = vec![u64::MAX, 1, 1 << 63, 2, 3 << 62];
+        assert_eq!(partition_by_bit(&mut hashes, 63), 2);
+        assert!(hashes[..2].iter().all(|h| h >> 63 == 0));
+        assert!(hashes[2..].iter().all(|h| h >> 63 == 1));
     }
 }
