@@ -2,8 +2,9 @@
 //! or in an Arrow IPC file in a scratch directory. Without it every bucket would scan its whole
 //! board to keep one part of it, and a full derivation would grow with the square of a board's
 //! size: at 50M events (seven boards of ~7M, 28 buckets each) a bucket's scan took 2.5 s instead
-//! of 0.4 s at 3M. The workers deriving a board's buckets split it together
-//! (`shared_split.rs`); the parts they derive next stay in memory, the others wait in files.
+//! of 0.4 s at 3M. `shared_split.rs` drives the split: a board of at most one part per worker
+//! is split by the workers together with every part in memory; a larger one by one worker, who
+//! keeps its own part while the others wait in files.
 //!
 //! The files are not compressed: they live for the minutes of one derivation, mostly in the page
 //! cache, and LZ4 cost 6 % of a full derivation's CPU (ten years of Wales: 4.3 s with it, 4.0 s

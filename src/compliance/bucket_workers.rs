@@ -18,10 +18,12 @@
 //!   to be written (a slot semaphore of `workers + 1`, a slot held until the bucket's rows
 //!   reach the writer). Buckets sized to memory are sized for `workers` buckets at once: a
 //!   finished bucket holds only its pathways, a fraction of what deriving it held.
-//! - A board split into several buckets is read and split into its parts once, by the workers
-//!   that reach its buckets while the split runs, together (`shared_split.rs`). The buckets are
-//!   taken in [`working_order`], a board's one after the other, so both workers reach a board
-//!   together and each keeps the part it derives next in memory.
+//! - A board split into several buckets is read and split into its parts once
+//!   (`shared_split.rs`). The buckets are taken in [`working_order`]: those of a board of at
+//!   most one part per worker one after the other, so the workers reach it together, split it
+//!   together and each keeps the part it derives next in memory; boards of more parts two at a
+//!   time, alternating, each split by one worker who keeps its own part and writes the others
+//!   to files (a worker needing one of them meanwhile waits).
 //! - A failed bucket fails the derivation: the other workers are stopped, nothing more is
 //!   written, and the previous table stays in place (the writer is dropped unfinished).
 
