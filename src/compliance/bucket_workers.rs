@@ -308,10 +308,9 @@ pub(super) fn even_tail(mut buckets: Vec<Bucket>, workers: usize) -> Vec<Bucket>
 /// (`shared_split.rs`). Boards split in more parts come first (they are the largest), two at a
 /// time with their buckets alternating (a0 b0 a1 b1 … then the rest of the longer one): each
 /// worker splits one of them alone, keeping its own part and writing the others to files, as
-/// before the shared split. Splitting such a board together, all workers keeping a part,
-/// raised the resident memory of a 50M computation from bucket to bucket (730 to 850-950 MiB,
-/// one run each; benches/e2e/NOTES.md). The smallest boards come last, when one worker may be
-/// left alone. Deterministic: the same plan always gives the same file.
+/// before the shared split: split together, most of its parts would still go to files, and
+/// single 50M runs peaked higher (benches/e2e/NOTES.md). The smallest boards come last, when
+/// one worker may be left alone. Deterministic: the same plan always gives the same file.
 fn working_order(buckets: Vec<Bucket>, workers: usize) -> Vec<Bucket> {
     let mut boards: Vec<Vec<Bucket>> = Vec::new();
     for bucket in buckets {

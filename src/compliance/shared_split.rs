@@ -14,9 +14,10 @@
 //!
 //! A board of more parts (a 50M store: 18 a board) is split as before: by the first worker to
 //! reach it, alone, keeping its own part (`live` is 1) and writing the others to files; a worker
-//! needing one of them meanwhile waits. Split together, with every part but the workers' own
-//! going to files, the resident memory of a 50M computation crept up from bucket to bucket
-//! (about 730 to 850-950 MiB; benches/e2e/NOTES.md).
+//! needing one of them meanwhile waits. Split together, most of its parts still go to files,
+//! so little is saved, and single 50M runs peaked higher (878-964 MiB, against 851-927 MiB for
+//! the split by one worker; benches/e2e/NOTES.md): not conclusive, so such boards keep the
+//! path measured longest.
 //!
 //! Invariants:
 //! - Every row with a referral id is in exactly one part, `hash64(referral_id) % parts` (the
@@ -109,9 +110,8 @@ impl SharedSplit {
             *arrived = true;
         }
         // Workers whose part stays in memory split the board together; another worker only
-        // starts the split when it is first, and else waits for it. Reading a board of many
-        // parts together, every part but one going to files, made a 50M computation's
-        // resident memory creep from bucket to bucket (benches/e2e/NOTES.md).
+        // starts the split when it is first, and else waits for it, as before the shared
+        // split (see the top of this file).
         let first = !self.started.swap(true, Ordering::SeqCst);
         let helps = first || part < self.live;
         if helps && ended.borrow().is_none() {
