@@ -19,9 +19,10 @@
 
 use super::bucket_copies::padded_to;
 use super::bucket_ids::IdsAcrossBuckets;
+use super::bucket_order::even_tail;
 use super::bucket_parts::scratch_dir;
 use super::bucket_size::{bucket_events_for, resident_bytes};
-use super::bucket_workers::{even_tail, workers};
+use super::bucket_workers::workers;
 use super::derivation_state::VisibleCommits;
 use super::hash_udfs::HASH;
 use super::repeated_hashes::HashTally;

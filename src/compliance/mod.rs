@@ -5,6 +5,7 @@
 mod breaches;
 mod bucket_copies;
 mod bucket_ids;
+mod bucket_order;
 mod bucket_parts;
 mod bucket_plan;
 mod bucket_size;
